@@ -1,0 +1,70 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+int cli_fail(int code, const char *fmt, ...)
+{
+    va_list ap;
+    fputs("greentune: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return code;
+}
+
+int cli_fail_error(const gt_error *err)
+{
+    return cli_fail(CLI_EXIT_FAILURE, "%s", err->message[0] ? err->message : "unknown error");
+}
+
+int cli_parse_long(const char *option, const char *text, long min, long max, long *value)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end != '\0') {
+        cli_fail(CLI_EXIT_USAGE, "%s: '%s' is not an integer", option, text);
+        return 0;
+    }
+    if (v < min || v > max) {
+        cli_fail(CLI_EXIT_USAGE, "%s: %ld is out of range [%ld, %ld]", option, v, min, max);
+        return 0;
+    }
+    *value = v;
+    return 1;
+}
+
+int cli_parse_double(const char *option, const char *text, double min, double max, double *value)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno || end == text || *end != '\0' || !isfinite(v)) {
+        cli_fail(CLI_EXIT_USAGE, "%s: '%s' is not a number", option, text);
+        return 0;
+    }
+    if (v < min || v > max) {
+        cli_fail(CLI_EXIT_USAGE, "%s: %g is out of range [%g, %g]", option, v, min, max);
+        return 0;
+    }
+    *value = v;
+    return 1;
+}
+
+int cli_usage_error(const char *command)
+{
+    /* getopt_long has already printed its own line ("unrecognized option"). */
+    fprintf(stderr, "greentune: see 'greentune %s --help'\n", command);
+    return CLI_EXIT_USAGE;
+}
+
+int cli_stderr_is_tty(void)
+{
+    return isatty(STDERR_FILENO);
+}

@@ -1,0 +1,44 @@
+/* greentune — energy as a first-class objective of AI pipelines.
+ * The entry point: dispatches to one cmd_<name>() per subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"measure", cmd_measure, "energy, power and emissions of any command"},
+};
+
+static void print_help(FILE *out)
+{
+    fprintf(out, "usage: greentune <command> [options]   (greentune <command> --help for details)\n\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_help(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
+        print_help(stdout);
+        return 0;
+    }
+    if (!strcmp(name, "--version")) {
+        printf("greentune 0.1.0\n");
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(name, commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    return cli_fail(CLI_EXIT_USAGE, "'%s' is not a command; see 'greentune --help'", name);
+}
