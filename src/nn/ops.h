@@ -1,0 +1,148 @@
+/* The engine's elementwise, normalization, attention and loss ops.
+ *
+ * Each op has a *_forward and a *_backward side by side (in src/nn/<op>.c).
+ * Arguments: outputs first, then inputs, then sizes. Shapes are in the comments,
+ * in argument order. All tensors are fp32, row-major and contiguous; N is a
+ * number of rows (usually B*T), C a channel count. Backward functions ACCUMULATE
+ * (+=) into parameter gradients (dw, db, dtable, ...) and WRITE (=) input
+ * gradients (dx) unless the comment says otherwise — the model zeroes parameter
+ * gradients once per optimizer step, which is what gradient accumulation needs.
+ *
+ * Ops parallelise with OpenMP (static schedules, fixed reduction order): the same
+ * inputs and thread count give bit-identical results. No op allocates memory;
+ * scratch space is passed in by the caller (the model's activation arena).
+ *
+ * Matmuls (linear layers) are not here: see src/nn/linear.h (oneDNN). */
+#ifndef GREENTUNE_NN_OPS_H
+#define GREENTUNE_NN_OPS_H
+
+#include <stdint.h>
+
+/* ---- embeddings ---------------------------------------------------------- */
+
+/* out[n] = table[ids[n]].  out: (N, C), ids: (N) in [0, V), table: (V, C). */
+void embedding_forward(float *out, const int32_t *ids, const float *table, int N, int C);
+/* dtable[ids[n]] += dout[n]. */
+void embedding_backward(float *dtable, const float *dout, const int32_t *ids, int N, int C);
+
+/* Learned absolute positions: out[b, t] += positions[t].
+ * out: (B, T, C), positions: (>= T, C). */
+void position_embedding_forward(float *out, const float *positions, int B, int T, int C);
+/* dpositions[t] += sum_b dout[b, t]. */
+void position_embedding_backward(float *dpositions, const float *dout, int B, int T, int C);
+
+/* Rotary position embedding (RoPE, GPT-NeoX "rotate half" convention as used by
+ * ModernBERT), applied in place to the q or k part of a row of heads.
+ * x: (B, T, H, D) with row stride `stride` floats between tokens (so q and k can
+ * be rotated inside a packed (B, T, 3, H, D) qkv buffer); D even;
+ * cos/sin: (T, D/2) tables from rope_tables(). */
+void rope_forward(float *x, const float *cos, const float *sin, int B, int T, int H, int D, int stride);
+/* The inverse rotation applied to the gradient, in place. */
+void rope_backward(float *dx, const float *cos, const float *sin, int B, int T, int H, int D, int stride);
+/* cos/sin: (T, D/2): angle(t, i) = t * theta^(-2i/D). */
+void rope_tables(float *cos, float *sin, int T, int D, double theta);
+
+/* ---- normalization -------------------------------------------------------- */
+
+/* LayerNorm over the last dimension.
+ * y: (N, C), mean/rstd: (N) saved for backward, x: (N, C), w: (C), b: (C) or NULL. */
+void layernorm_forward(float *y, float *mean, float *rstd, const float *x, const float *w, const float *b,
+                       int N, int C, float eps);
+/* dx: (N, C) written; dw, db (db may be NULL) accumulated.
+ * scratch: (nthreads, 2*C) floats for the deterministic per-thread reduction;
+ * layernorm_scratch_floats() says how many. */
+void layernorm_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
+                        const float *mean, const float *rstd, float *scratch, int N, int C);
+long layernorm_scratch_floats(int C);
+
+/* ---- activations ------------------------------------------------------------ */
+
+typedef enum { ACTIVATION_GELU_ERF, ACTIVATION_GELU_TANH, ACTIVATION_RELU } activation_kind;
+
+/* y = act(x).  y, x: (n). y may equal x only in inference (backward needs x). */
+void activation_forward(float *y, const float *x, long n, activation_kind kind);
+/* dx = dy * act'(x). dx may equal dy. */
+void activation_backward(float *dx, const float *x, const float *dy, long n, activation_kind kind);
+
+/* GeGLU: y[n, j] = act(x[n, j]) * x[n, F + j].  y: (N, F), x: (N, 2F). */
+void geglu_forward(float *y, const float *x, int N, int F, activation_kind kind);
+/* dx: (N, 2F) written. */
+void geglu_backward(float *dx, const float *x, const float *dy, int N, int F, activation_kind kind);
+
+/* y = tanh(x) (BERT's pooler). */
+void tanh_forward(float *y, const float *x, long n);
+/* dx = dy * (1 - y^2), from the saved output y. */
+void tanh_backward(float *dx, const float *y, const float *dy, long n);
+
+/* ---- residual and dropout ---------------------------------------------------- */
+
+/* y = a + b.  (n) each. */
+void residual_forward(float *y, const float *a, const float *b, long n);
+/* da += dy and db += dy (either may be NULL). */
+void residual_backward(float *da, float *db, const float *dy, long n);
+
+/* Inverted dropout: y = x * mask / (1 - p), with mask drawn from a counter-based
+ * generator (seed, offset) so results do not depend on thread count.
+ * mask: (n) bytes saved for backward. p = 0 copies x (mask all ones). */
+void dropout_forward(float *y, uint8_t *mask, const float *x, long n, float p, uint64_t seed, uint64_t offset);
+void dropout_backward(float *dx, const uint8_t *mask, const float *dy, long n, float p);
+
+/* ---- attention ----------------------------------------------------------------- */
+
+/* Multi-head self-attention core on a packed projection.
+ *   qkv:   (B, T, 3, H, D)   q, k and v for every token (the output of one linear)
+ *   out:   (B, T, H, D)      softmax(q k^T * scale + mask) v
+ *   valid: (B)               number of real (non-padding) tokens of each sequence;
+ *                            keys at t >= valid[b] are masked out; queries there
+ *                            still produce outputs (ignored by pooling).
+ *   window: 0 for global attention; otherwise local (sliding-window) attention
+ *           where query i attends to keys j with |i - j| <= window / 2
+ *           (ModernBERT's local_attention = 128 means +-64).
+ *   scale: usually 1/sqrt(D). */
+typedef struct {
+    int B, T, H, D;
+    int window;
+    float scale;
+} attention_shape;
+
+/* Straightforward version: materialises the probabilities.
+ * probs: (B, H, T, T) saved for backward. */
+void attention_forward(float *out, float *probs, const float *qkv, const int32_t *valid, attention_shape s);
+/* dqkv: (B, T, 3, H, D) written. scratch: attention_scratch_floats(s). */
+void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *probs,
+                        const int32_t *valid, float *scratch, attention_shape s);
+long attention_scratch_floats(attention_shape s);
+
+/* Memory-efficient version: blocked over keys with an online softmax, never
+ * holding a full (T, T) matrix per head; saves only the log-sum-exp per query.
+ * lse: (B, H, T). Backward recomputes the probabilities block by block.
+ * scratch: fused_attention_scratch_floats(s) (per-thread blocks). */
+void fused_attention_forward(float *out, float *lse, const float *qkv, const int32_t *valid, float *scratch,
+                             attention_shape s);
+void fused_attention_backward(float *dqkv, const float *dout, const float *out, const float *qkv,
+                              const float *lse, const int32_t *valid, float *scratch, attention_shape s);
+long fused_attention_scratch_floats(attention_shape s);
+
+/* ---- pooling ------------------------------------------------------------------- */
+
+/* out[b] = x[b, 0].  out: (B, C), x: (B, T, C). */
+void cls_pool_forward(float *out, const float *x, int B, int T, int C);
+/* dx[b, 0] += dout[b]; other rows untouched (the caller zeroes dx). */
+void cls_pool_backward(float *dx, const float *dout, int B, int T, int C);
+
+/* out[b] = mean over t < valid[b] of x[b, t]. */
+void mean_pool_forward(float *out, const float *x, const int32_t *valid, int B, int T, int C);
+/* dx[b, t] += dout[b] / valid[b] for t < valid[b]. */
+void mean_pool_backward(float *dx, const float *dout, const int32_t *valid, int B, int T, int C);
+
+/* ---- loss ---------------------------------------------------------------------- */
+
+/* Softmax cross-entropy over L classes.
+ * losses: (B), probs: (B, L) saved for backward, logits: (B, L), labels: (B).
+ * Returns the mean loss. */
+float cross_entropy_forward(float *losses, float *probs, const float *logits, const int32_t *labels, int B, int L);
+/* dlogits = (probs - onehot(labels)) * scale (scale = 1/B for a mean loss;
+ * 1/(B*k) with k micro-batches of gradient accumulation). Written. */
+void cross_entropy_backward(float *dlogits, const float *probs, const int32_t *labels, int B, int L, float scale);
+
+#endif
