@@ -84,6 +84,8 @@ GT_API gt_status gt_config_error(const gt_config *cfg, const cJSON *node, const 
 
 /* Parses JSON text with the size and depth bounds above into a cJSON tree. */
 GT_API gt_status gt_json_parse(const char *text, size_t len, const char *label, cJSON **out, gt_error *err);
+/* Reads a JSON file (of any name) the same way. */
+GT_API gt_status gt_json_load(const char *path, cJSON **out, gt_error *err);
 /* Writes tree as pretty-printed JSON (two-space indent, trailing newline),
  * atomically. */
 GT_API gt_status gt_json_write_file(const char *path, const cJSON *tree, gt_error *err);

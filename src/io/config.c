@@ -582,6 +582,19 @@ gt_status gt_json_parse(const char *text, size_t len, const char *label, cJSON *
     return GT_OK;
 }
 
+gt_status gt_json_load(const char *path, cJSON **out, gt_error *err)
+{
+    *out = NULL;
+    char *text;
+    size_t len;
+    gt_status status = gt_read_file(path, GT_CONFIG_MAX_JSON_BYTES, &text, &len, err);
+    if (status != GT_OK)
+        return status;
+    status = gt_json_parse(text, len, path, out, err);
+    free(text);
+    return status;
+}
+
 gt_status gt_json_write_file(const char *path, const cJSON *tree, gt_error *err)
 {
     char *text = cJSON_Print(tree);

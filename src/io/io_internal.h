@@ -16,6 +16,10 @@ size_t gt_utf8_invalid_at(const unsigned char *s, size_t n);
 gt_status gt_io_error(gt_error *err, gt_status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Copies src into dst[cap] for display: control characters become '?', and a
+ * cut never splits a UTF-8 sequence. */
+void gt_copy_display_text(char *dst, size_t cap, const char *src);
+
 /* Writes s as a JSON string literal (quotes, escapes; UTF-8 passes through). */
 void gt_json_write_string(FILE *out, const char *s);
 

@@ -75,3 +75,23 @@ void gt_json_write_string(FILE *out, const char *s)
     }
     fputc('"', out);
 }
+
+void gt_copy_display_text(char *dst, size_t cap, const char *src)
+{
+    if (!cap)
+        return;
+    size_t n = 0;
+    for (; src[n] && n + 1 < cap; n++)
+        dst[n] = (unsigned char)src[n] < 0x20 || src[n] == 0x7F ? '?' : src[n];
+    /* Cut back to the start of a UTF-8 sequence if the copy ended inside one. */
+    if (src[n]) {
+        size_t start = n;
+        while (start > 0 && ((unsigned char)dst[start - 1] & 0xC0) == 0x80)
+            start--;
+        unsigned char lead = start > 0 ? (unsigned char)dst[start - 1] : 0;
+        size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+        if (lead >= 0xC0 && n - (start - 1) < need)
+            n = start - 1;
+    }
+    dst[n] = '\0';
+}
