@@ -86,8 +86,10 @@ GT_API gt_status gt_config_error(const gt_config *cfg, const cJSON *node, const 
 GT_API gt_status gt_json_parse(const char *text, size_t len, const char *label, cJSON **out, gt_error *err);
 /* Reads a JSON file (of any name) the same way. */
 GT_API gt_status gt_json_load(const char *path, cJSON **out, gt_error *err);
-/* Writes tree as pretty-printed JSON (two-space indent, trailing newline),
- * atomically. */
+/* tree as pretty-printed JSON (two-space indent, trailing newline) in a malloc'd
+ * string, or NULL when out of memory. */
+GT_API char *gt_json_print(const cJSON *tree);
+/* Writes gt_json_print's text to path, atomically. */
 GT_API gt_status gt_json_write_file(const char *path, const cJSON *tree, gt_error *err);
 
 #endif

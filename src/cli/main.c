@@ -13,6 +13,7 @@ typedef struct {
 
 static const command commands[] = {
     {"measure", cmd_measure, "energy, power and emissions of any command"},
+    {"inspect", cmd_inspect, "tensors, config and tokenizer facts of a model file or directory"},
 };
 
 static void print_help(FILE *out)

@@ -595,35 +595,42 @@ gt_status gt_json_load(const char *path, cJSON **out, gt_error *err)
     return status;
 }
 
-gt_status gt_json_write_file(const char *path, const cJSON *tree, gt_error *err)
+char *gt_json_print(const cJSON *tree)
 {
     char *text = cJSON_Print(tree);
     if (!text)
-        return gt_io_error(err, GT_ERR_NOMEM, "%s: out of memory", path);
+        return NULL;
     /* cJSON indents with tabs and puts a tab after each colon; strings escape
      * their own tabs, so every raw tab is layout: two spaces at the start of a
      * line, one space elsewhere. */
     size_t n = strlen(text);
     char *pretty = malloc(2 * n + 2);
-    if (!pretty) {
-        free(text);
-        return gt_io_error(err, GT_ERR_NOMEM, "%s: out of memory", path);
-    }
-    size_t k = 0;
-    int line_start = 1;
-    for (size_t i = 0; i < n; i++) {
-        if (text[i] == '\t') {
-            pretty[k++] = ' ';
-            if (line_start)
+    if (pretty) {
+        size_t k = 0;
+        int line_start = 1;
+        for (size_t i = 0; i < n; i++) {
+            if (text[i] == '\t') {
                 pretty[k++] = ' ';
-            continue;
+                if (line_start)
+                    pretty[k++] = ' ';
+                continue;
+            }
+            line_start = text[i] == '\n';
+            pretty[k++] = text[i];
         }
-        line_start = text[i] == '\n';
-        pretty[k++] = text[i];
+        pretty[k++] = '\n';
+        pretty[k] = '\0';
     }
-    pretty[k++] = '\n';
     free(text);
-    gt_status status = gt_write_file_atomic(path, pretty, k, err);
-    free(pretty);
+    return pretty;
+}
+
+gt_status gt_json_write_file(const char *path, const cJSON *tree, gt_error *err)
+{
+    char *text = gt_json_print(tree);
+    if (!text)
+        return gt_io_error(err, GT_ERR_NOMEM, "%s: out of memory", path);
+    gt_status status = gt_write_file_atomic(path, text, strlen(text), err);
+    free(text);
     return status;
 }
