@@ -146,9 +146,11 @@ static int write_stream(FILE *f, const char *header, size_t header_len, const pl
     return ok;
 }
 
-/* Plans and builds the header: the part both outputs share. */
+/* Plans and builds the header: the part both outputs share. A failure's
+ * message is prefixed with label (the file, or "safetensors"). */
 static gt_status prepare(planned_tensor **p, char **header, size_t *header_len, const gt_tensor_desc *tensors,
-                         size_t count, const gt_metadata_entry *metadata, size_t metadata_count, gt_error *err)
+                         size_t count, const gt_metadata_entry *metadata, size_t metadata_count, const char *label,
+                         gt_error *err)
 {
     *header = NULL;
     gt_status status = check_metadata_entries(metadata, metadata_count, err);
@@ -159,6 +161,8 @@ static gt_status prepare(planned_tensor **p, char **header, size_t *header_len, 
     if (status != GT_OK) {
         free(*p);
         *p = NULL;
+        if (err)
+            gt_error_prefix(err, "%s: ", label);
     }
     return status;
 }
@@ -169,12 +173,9 @@ gt_status gt_safetensors_write(const char *path, const gt_tensor_desc *tensors, 
     planned_tensor *p = NULL;
     char *header;
     size_t header_len;
-    gt_status status = prepare(&p, &header, &header_len, tensors, count, metadata, metadata_count, err);
-    if (status != GT_OK) {
-        if (err)
-            gt_error_prefix(err, "%s: ", path);
+    gt_status status = prepare(&p, &header, &header_len, tensors, count, metadata, metadata_count, path, err);
+    if (status != GT_OK)
         return status;
-    }
     gt_atomic_file file;
     status = gt_atomic_file_open(&file, path, err);
     if (status == GT_OK) {
@@ -199,12 +200,10 @@ gt_status gt_safetensors_serialize(const gt_tensor_desc *tensors, size_t count, 
     planned_tensor *p = NULL;
     char *header;
     size_t header_len;
-    gt_status status = prepare(&p, &header, &header_len, tensors, count, metadata, metadata_count, err);
-    if (status != GT_OK) {
-        if (err)
-            gt_error_prefix(err, "safetensors: ");
+    gt_status status =
+        prepare(&p, &header, &header_len, tensors, count, metadata, metadata_count, "safetensors", err);
+    if (status != GT_OK)
         return status;
-    }
     char *buffer = NULL;
     size_t buffer_len = 0;
     FILE *f = open_memstream(&buffer, &buffer_len);

@@ -22,11 +22,15 @@ RANK = {name: i for i, (name, _) in enumerate(DTYPES)}
 BITS = dict(DTYPES)
 
 
-def nbytes(dtype, shape):
+def numel(shape):
     n = 1
     for d in shape:
         n *= d
-    bits = n * BITS[dtype]
+    return n
+
+
+def nbytes(dtype, shape):
+    bits = numel(shape) * BITS[dtype]
     assert bits % 8 == 0, "sub-byte tensor that does not fill whole bytes"
     return bits // 8
 

@@ -9,29 +9,16 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from safetensors_spec import deserialize  # noqa: E402
+from pycheck import check, summary  # noqa: E402
+from safetensors_spec import deserialize, numel  # noqa: E402
 
 BIN = os.environ["GREENTUNE_BIN"]
 FIXTURES = os.path.join(os.environ["GREENTUNE_SOURCE_DIR"], "tests", "fixtures")
 HF = os.path.join(FIXTURES, "hf")
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr)
 
 
 def inspect(*args):
     return subprocess.run([BIN, "inspect", *args], capture_output=True, text=True)
-
-
-def product(shape):
-    n = 1
-    for d in shape:
-        n *= d
-    return n
 
 
 def check_safetensors_report(report, path):
@@ -44,10 +31,10 @@ def check_safetensors_report(report, path):
     for name, (dtype, shape, data) in tensors.items():
         t = by_name.get(name, {})
         check(t.get("dtype") == dtype and t.get("shape") == shape, "%s: %s dtype/shape" % (path, name))
-        check(t.get("bytes") == len(data) and t.get("params") == product(shape), "%s: %s sizes" % (path, name))
+        check(t.get("bytes") == len(data) and t.get("params") == numel(shape), "%s: %s sizes" % (path, name))
     total = report["total"]
     check(total["tensors"] == len(tensors), "%s: tensor count" % path)
-    check(total["params"] == sum(product(s) for _, s, _ in tensors.values()), "%s: parameter total" % path)
+    check(total["params"] == sum(numel(s) for _, s, _ in tensors.values()), "%s: parameter total" % path)
     check(total["bytes"] == sum(len(d) for _, _, d in tensors.values()), "%s: byte total" % path)
     check(report["header_bytes"] == int.from_bytes(blob[:8], "little"), "%s: header length" % path)
 
@@ -101,7 +88,7 @@ def test_text_output():
     out = r.stdout
     with open(os.path.join(d, "model.safetensors"), "rb") as f:
         tensors, _ = deserialize(f.read())
-    params = sum(product(s) for _, s, _ in tensors.values())
+    params = sum(numel(s) for _, s, _ in tensors.values())
     check("model.safetensors: %d tensors, %s parameters" % (len(tensors), format(params, ",")) in out,
           "text: safetensors summary line")
     dtype, shape, data = tensors["model.layers.0.attn.Wqkv.weight"]
@@ -176,11 +163,7 @@ def main():
     test_text_output()
     test_single_files()
     test_bad_input()
-    if failures:
-        print("%d check(s) failed" % len(failures), file=sys.stderr)
-        return 1
-    print("all checks passed")
-    return 0
+    return summary()
 
 
 if __name__ == "__main__":

@@ -19,16 +19,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pycheck import check, summary  # noqa: E402
 from safetensors_spec import deserialize, serialize  # noqa: E402
 
 TOOL = os.environ["GREENTUNE_ST_TOOL"]
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr)
 
 
 def tool(*args):
@@ -168,11 +162,7 @@ def main():
         test_c_reads_python_file(path, tensors, metadata)
         test_c_writer_matches_python_writer(path, os.path.join(tmp, "c.safetensors"), expected)
         test_conversions_match_torch(tmp)
-    if failures:
-        print("%d check(s) failed" % len(failures), file=sys.stderr)
-        return 1
-    print("all checks passed")
-    return 0
+    return summary()
 
 
 if __name__ == "__main__":
