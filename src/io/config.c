@@ -58,7 +58,7 @@ int gt_config_note(gt_config *cfg, const cJSON *node, const char *source, int li
     return 1;
 }
 
-static const gt_config_position *position_of(const gt_config *cfg, const cJSON *node)
+const gt_config_position *gt_config_position_of(const gt_config *cfg, const cJSON *node)
 {
     /* Newest first: a --set may have freed a node whose address a later one reuses. */
     for (size_t i = cfg->position_count; node && i-- > 0;)
@@ -70,7 +70,7 @@ static const gt_config_position *position_of(const gt_config *cfg, const cJSON *
 /* "pipeline.yaml:4:7", "--set train.lr=x" or "pipeline.yaml": where node (or its key) was written. */
 static void where(const gt_config *cfg, const cJSON *node, int of_key, char *buf, size_t cap)
 {
-    const gt_config_position *p = position_of(cfg, node);
+    const gt_config_position *p = gt_config_position_of(cfg, node);
     int line = p ? (of_key ? p->key_line : p->line) : 0;
     int column = p ? (of_key ? p->key_column : p->column) : 0;
     if (line > 0)
@@ -310,7 +310,7 @@ gt_status gt_config_string(const gt_config *cfg, const char *path, const char *d
 
 static int from_command_line(const gt_config *cfg, const cJSON *node)
 {
-    const gt_config_position *p = position_of(cfg, node);
+    const gt_config_position *p = gt_config_position_of(cfg, node);
     for (size_t i = 0; p && i < cfg->source_count; i++)
         if (p->source == cfg->sources[i])
             return 1;
@@ -553,11 +553,12 @@ gt_status gt_json_parse(const char *text, size_t len, const char *label, cJSON *
         return gt_io_error(err, GT_ERR_NOMEM, "%s: %zu bytes is over the %u-byte limit for JSON files", label, len,
                            GT_CONFIG_MAX_JSON_BYTES);
     size_t bad = gt_utf8_invalid_at((const unsigned char *)text, len);
-    if (bad == len && memchr(text, '\0', len))
-        bad = (size_t)((const char *)memchr(text, '\0', len) - text);
-    if (bad < len) {
-        line_and_column(text, bad, &line, &column);
-        return gt_io_error(err, GT_ERR_PARSE, "%s:%d:%d: not UTF-8 text (byte %zu)", label, line, column, bad);
+    const char *nul = memchr(text, '\0', bad);
+    if (nul || bad < len) {
+        size_t at = nul ? (size_t)(nul - text) : bad;
+        line_and_column(text, at, &line, &column);
+        return gt_io_error(err, GT_ERR_PARSE, "%s:%d:%d: %s (byte %zu)", label, line, column,
+                           nul ? "a NUL byte in JSON text" : "not UTF-8 text", at);
     }
     size_t deep = json_too_deep_at(text, len);
     if (deep < len) {
@@ -579,6 +580,16 @@ gt_status gt_json_parse(const char *text, size_t len, const char *label, cJSON *
         return gt_io_error(err, GT_ERR_PARSE, "%s:%d:%d: not valid JSON", label, line, column);
     }
     free(copy);
+    /* cJSON keeps both members of a duplicated key and finds the first, where
+     * Python's json finds the last: refuse rather than disagree. */
+    const cJSON *duplicate = gt_json_duplicate_key(*out);
+    if (duplicate) {
+        gt_status status =
+            gt_io_error(err, GT_ERR_PARSE, "%s: duplicate key \"%.100s\"", label, duplicate->string);
+        cJSON_Delete(*out);
+        *out = NULL;
+        return status;
+    }
     return GT_OK;
 }
 

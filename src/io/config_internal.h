@@ -26,6 +26,9 @@ struct gt_config {
 int gt_config_note(gt_config *cfg, const cJSON *node, const char *source, int line, int column, int key_line,
                    int key_column);
 
+/* Where node was noted, newest first; NULL when it was not. */
+const gt_config_position *gt_config_position_of(const gt_config *cfg, const cJSON *node);
+
 /* Parses one YAML document into *root (NULL for an empty document), noting
  * positions into cfg under the name source: lines and columns for a file
  * (with_lines), none for a --set value (errors then give the character). */

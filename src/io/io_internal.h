@@ -2,6 +2,7 @@
 #ifndef GREENTUNE_IO_INTERNAL_H
 #define GREENTUNE_IO_INTERNAL_H
 
+#include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -22,5 +23,10 @@ void gt_copy_display_text(char *dst, size_t cap, const char *src);
 
 /* Writes s as a JSON string literal (quotes, escapes; UTF-8 passes through). */
 void gt_json_write_string(FILE *out, const char *s);
+
+/* A member of some object in tree whose key an earlier member of the same object
+ * already has, or NULL when every key is unique. O(n log n) per object, so a
+ * hostile file with many keys cannot make it quadratic. */
+const cJSON *gt_json_duplicate_key(const cJSON *tree);
 
 #endif

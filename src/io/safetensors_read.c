@@ -60,6 +60,10 @@ static gt_status check_metadata(gt_safetensors *st, const cJSON *meta, const cha
             return gt_io_error(err, GT_ERR_NOMEM, "%s: __metadata__ has more than %u entries", label,
                                 GT_SAFETENSORS_MAX_METADATA);
     }
+    const cJSON *duplicate = gt_json_duplicate_key(meta);
+    if (duplicate)
+        return gt_io_error(err, GT_ERR_PARSE, "%s: __metadata__ key \"%.100s\" appears twice", label,
+                           duplicate->string);
     st->metadata = calloc(n ? n : 1, sizeof *st->metadata);
     if (!st->metadata)
         return gt_io_error(err, GT_ERR_NOMEM, "%s: out of memory", label);

@@ -4,6 +4,8 @@
 
 #include <stdarg.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 size_t gt_utf8_invalid_at(const unsigned char *s, size_t n)
 {
@@ -94,4 +96,55 @@ void gt_copy_display_text(char *dst, size_t cap, const char *src)
             n = start - 1;
     }
     dst[n] = '\0';
+}
+
+typedef struct {
+    const cJSON *member;
+    size_t index; /* position in the object, to name the later of two equal keys */
+} keyed_member;
+
+static int compare_keys(const void *a, const void *b)
+{
+    const keyed_member *x = a, *y = b;
+    int c = strcmp(x->member->string, y->member->string);
+    return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+static const cJSON *duplicate_in_object(const cJSON *object)
+{
+    size_t n = 0;
+    for (const cJSON *c = object->child; c; c = c->next)
+        n++;
+    if (n < 2)
+        return NULL;
+    keyed_member *members = malloc(n * sizeof *members);
+    if (!members)
+        return NULL;
+    size_t i = 0;
+    for (const cJSON *c = object->child; c; c = c->next, i++)
+        members[i] = (keyed_member){c, i};
+    qsort(members, n, sizeof *members, compare_keys);
+    const cJSON *found = NULL;
+    for (i = 1; i < n && !found; i++)
+        if (!strcmp(members[i].member->string, members[i - 1].member->string))
+            found = members[i].member;
+    free(members);
+    return found;
+}
+
+const cJSON *gt_json_duplicate_key(const cJSON *tree)
+{
+    if (!tree)
+        return NULL;
+    if (cJSON_IsObject(tree)) {
+        const cJSON *d = duplicate_in_object(tree);
+        if (d)
+            return d;
+    }
+    for (const cJSON *c = tree->child; c; c = c->next) {
+        const cJSON *d = gt_json_duplicate_key(c);
+        if (d)
+            return d;
+    }
+    return NULL;
 }

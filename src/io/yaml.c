@@ -233,8 +233,6 @@ static gt_status on_key(builder *b, const yaml_event_t *e)
     const char *key = (const char *)e->data.scalar.value;
     if (strlen(key) != e->data.scalar.length)
         return fail_at(b, e->start_mark, "a key contains a NUL character");
-    if (cJSON_GetObjectItemCaseSensitive(f->node, key))
-        return fail_at(b, e->start_mark, "duplicate key \"%.100s\"", key);
     f->key = strdup(key);
     if (!f->key)
         return gt_io_error(b->err, GT_ERR_NOMEM, "%s: out of memory", b->source);
@@ -335,6 +333,18 @@ gt_status gt_yaml_parse(gt_config *cfg, const char *text, size_t len, const char
     yaml_parser_delete(&parser);
     for (int i = 0; i < b.depth; i++)
         free(b.stack[i].key);
+    /* Duplicate keys are found once the tree is built: checking each key as it
+     * arrives would be quadratic in the size of a mapping. */
+    const cJSON *duplicate = status == GT_OK ? gt_json_duplicate_key(b.root) : NULL;
+    if (duplicate && with_lines) {
+        const gt_config_position *p = gt_config_position_of(cfg, duplicate);
+        yaml_mark_t mark = {0};
+        mark.line = p ? (size_t)p->key_line - 1 : 0;
+        mark.column = p ? (size_t)p->key_column - 1 : 0;
+        status = fail_at(&b, mark, "duplicate key \"%.100s\"", duplicate->string);
+    } else if (duplicate) {
+        status = gt_io_error(b.err, GT_ERR_PARSE, "%s: duplicate key \"%.100s\"", source, duplicate->string);
+    }
     if (status != GT_OK) {
         cJSON_Delete(b.root);
         return status;

@@ -83,6 +83,8 @@ HOSTILE = {
     "duplicate-name.safetensors": (raw_file(header(entry("a", "F32", [1], 0, 4), entry("a", "F32", [1], 4, 8)),
                                             f32(1, 2)), "appears twice"),
     "metadata-not-string.safetensors": (raw_file('{"__metadata__":{"epoch":1}}'), "is not a string"),
+    "metadata-duplicate-key.safetensors": (raw_file('{"__metadata__":{"k":"a","k":"b"}}'),
+                                           "__metadata__ key \"k\" appears twice"),
     "metadata-twice.safetensors": (raw_file('{"__metadata__":{},"__metadata__":{}}'), "__metadata__ appears twice"),
 }
 

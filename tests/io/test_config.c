@@ -184,6 +184,32 @@ static void test_node_count_and_scalar_length_are_bounded(void)
     free(text);
 }
 
+/* Duplicate keys are found without a quadratic scan: a 50000-key mapping parses
+ * quickly and its one repeated key is named with its line. */
+static void test_duplicate_keys_in_large_mappings(void)
+{
+    enum { KEYS = 50000 };
+    char *text = malloc(KEYS * 16 + 32);
+    size_t k = 0;
+    for (int i = 0; i < KEYS; i++)
+        k += (size_t)sprintf(text + k, "k%d: %d\n", i, i);
+    text[k] = '\0';
+    gt_config *cfg = yaml(text);
+    CHECK(cfg && is_number(cfg, "k49999", 49999));
+    gt_config_free(cfg);
+    sprintf(text + k, "k7: 0\n");
+    CHECK_CONTAINS(yaml_error(text), "cfg.yaml:50001:1: duplicate key \"k7\"");
+    free(text);
+    gt_error err = {0};
+    const char *dup = "{\"a\": 1, \"b\": {\"c\": 1, \"c\": 2}}";
+    CHECK_EQ_INT(gt_config_parse_json(dup, strlen(dup), "dup.json", &cfg, &err), GT_ERR_PARSE);
+    CHECK_EQ_STR(err.message, "dup.json: duplicate key \"c\"");
+    cfg = yaml("a: 1\n");
+    CHECK_EQ_INT(gt_config_set(cfg, "x={n: 1, n: 2}", &err), GT_ERR_PARSE);
+    CHECK_EQ_STR(err.message, "--set x={n: 1, n: 2}: duplicate key \"n\"");
+    gt_config_free(cfg);
+}
+
 static void test_typed_getters_name_file_line_and_key(void)
 {
     gt_config *cfg = yaml("train:\n  lr: abc\n  epochs: 2.5\n  batch: 16\n  fused: yes\n  name: 123\n"
@@ -342,6 +368,7 @@ static void test_json_is_the_same_tree_and_bounded(void)
     CHECK_EQ_INT(gt_config_parse_json("{\"a\":\"\xc3\x28\"}", 10, "bad.json", &cfg, &err), GT_ERR_PARSE);
     CHECK_CONTAINS(err.message, "bad.json:1:7: not UTF-8 text");
     CHECK_EQ_INT(gt_config_parse_json("{\"a\":1}\0{", 9, "nul.json", &cfg, &err), GT_ERR_PARSE);
+    CHECK_EQ_STR(err.message, "nul.json:1:8: a NUL byte in JSON text (byte 7)");
 
     char deep[300];
     int n = snprintf(deep, sizeof deep, "{\"a\":");
@@ -406,6 +433,7 @@ int main(void)
     RUN(test_alias_bomb_is_refused);
     RUN(test_malformed_yaml_names_line_and_column);
     RUN(test_node_count_and_scalar_length_are_bounded);
+    RUN(test_duplicate_keys_in_large_mappings);
     RUN(test_typed_getters_name_file_line_and_key);
     RUN(test_unknown_keys_get_suggestions);
     RUN(test_set_overrides);
