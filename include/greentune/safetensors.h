@@ -17,7 +17,10 @@
  * Data pointers point into the mapping (valid until close). They are aligned to
  * the element size when the writer padded the header to 8 bytes (ours and the
  * reference writer do), but a hand-made file may not be: read values with memcpy
- * or gt_tensor_to_f32, which copes with any alignment. */
+ * or gt_tensor_to_f32, which copes with any alignment. As with any mapping, a
+ * file truncated by another process while open makes later reads fault
+ * (SIGBUS); checkpoints written with gt_safetensors_write are replaced by
+ * rename, never truncated in place, so readers of the old file are safe. */
 #ifndef GREENTUNE_SAFETENSORS_H
 #define GREENTUNE_SAFETENSORS_H
 

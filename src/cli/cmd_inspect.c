@@ -173,6 +173,9 @@ static int looks_like_safetensors(const char *path)
 /* Adds the report of one file to report under "safetensors", "config" or "tokenizer". */
 static gt_status inspect_file(cJSON *report, const char *path, gt_error *err)
 {
+    struct stat info;
+    if (stat(path, &info) != 0 || !S_ISREG(info.st_mode))
+        return gt_error_set(err, GT_ERR_INVALID, "%s: not a regular file", path);
     if (looks_like_safetensors(path)) {
         cJSON *st = safetensors_report(path, err);
         if (!st)

@@ -306,7 +306,8 @@ gt_status gt_safetensors_parse(const void *data, size_t len, const char *label, 
 gt_status gt_safetensors_open(const char *path, gt_safetensors **out, gt_error *err)
 {
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO by mistake must fail below, not wait for a writer. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return gt_io_error(err, errno == ENOENT ? GT_ERR_NOT_FOUND : errno == EACCES ? GT_ERR_PERMISSION : GT_ERR_IO,
                             "%s: %s", path, strerror(errno));

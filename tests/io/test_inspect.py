@@ -149,6 +149,9 @@ def test_bad_input():
         with open(text, "w") as f:
             f.write("hello\n")
         expect_one_line_failure([text], "not a safetensors, config.json or tokenizer.json file")
+        fifo = os.path.join(tmp, "config.json")
+        os.mkfifo(fifo)
+        expect_one_line_failure([tmp], "config.json: not a regular file")
         # A tensor name with a newline and an escape sequence cannot break the line.
         hostile = os.path.join(tmp, "evil.safetensors")
         with open(hostile, "wb") as f:

@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "greentune/safetensors.h"
 #include "test_support.h"
@@ -229,6 +230,11 @@ static void test_open_reports_missing_and_directories(void)
     CHECK(gt_safetensors_open(test_tmpdir(), &st, &err) != GT_OK);
     CHECK(strstr(err.message, "not a regular file") != NULL);
     CHECK(st == NULL);
+    /* A FIFO is refused at once, without waiting for a writer. */
+    const char *fifo = test_path("fifo.safetensors");
+    CHECK(mkfifo(fifo, 0600) == 0);
+    CHECK_EQ_INT(gt_safetensors_open(fifo, &st, &err), GT_ERR_INVALID);
+    CHECK(strstr(err.message, "not a regular file") != NULL);
 }
 
 /* Half and bfloat16 values checked against their IEEE definitions. */
