@@ -1,0 +1,171 @@
+/* greentune knobs: the catalog as a table, JSON or Markdown; with --knob, a
+ * check of a knob set and a dry run of what it would change. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "greentune/knobs.h"
+
+static void usage(FILE *out)
+{
+    fputs("usage: greentune knobs [--json | --markdown] [--knob NAME[=VALUE]]...\n"
+          "\n"
+          "Without options, prints the knob catalog as a table: name, phase, resource,\n"
+          "the variant of the paper it reproduces, and parameters with their defaults.\n"
+          "\n"
+          "  --json             the catalog as JSON (parameters with types, ranges, choices;\n"
+          "                     conflicts; evidence keys; whether the effect is built)\n"
+          "  --markdown         the catalog as a Markdown table (docs/knobs.md)\n"
+          "  --knob SPEC        check a knob (repeatable) and show what the set would change,\n"
+          "                     applying nothing (a dry run). SPEC: NAME, NAME=VALUE or\n"
+          "                     'NAME={param: value, ...}', e.g. --knob seq_trim=128\n"
+          "                     --knob 'prune_layers={n: 2, from: bottom}'\n"
+          "  -h, --help         this help\n",
+          out);
+}
+
+/* "max_len=128", "watts=<required>", "n=<unset>"; '*' marks the parameter a
+ * bare value fills (seq_trim=128). */
+static const char *param_summary(const gt_knob_def *def, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (const gt_knob_param *p = def->params; p && p->name; p++) {
+        const char *value = !p->fallback ? "<required>" : !p->fallback[0] ? "<unset>" : p->fallback;
+        int n = snprintf(buf + used, size - used, "%s%s%s=%s", used ? " " : "", p->shorthand ? "*" : "", p->name, value);
+        if (n < 0 || (size_t)n >= size - used)
+            break;
+        used += (size_t)n;
+    }
+    return used ? buf : "-";
+}
+
+/* Conflicts as declared on either knob, with their conditions. */
+static const char *conflict_summary(const gt_knob_def *def, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0, n = gt_knob_count(); i < n; i++) {
+        const gt_knob_def *other = gt_knob_at(i);
+        for (const gt_knob_conflict *c = other->conflicts; c && c->knob; c++) {
+            const char *name = NULL, *condition = NULL;
+            if (other == def) {
+                name = c->knob;
+                condition = c->other_when;
+            } else if (!strcmp(c->knob, def->name)) {
+                name = other->name;
+                condition = c->when;
+            }
+            if (!name)
+                continue;
+            int k = condition ? snprintf(buf + used, size - used, "%s%s (%s)", used ? ", " : "", name, condition)
+                              : snprintf(buf + used, size - used, "%s%s", used ? ", " : "", name);
+            if (k < 0 || (size_t)k >= size - used)
+                return buf;
+            used += (size_t)k;
+        }
+    }
+    return used ? buf : "-";
+}
+
+static void print_table(void)
+{
+    char phases[64], resources[64], params[512];
+    printf("%-16s %-12s %-16s %-24s %s\n", "KNOB", "PHASE", "RESOURCE", "PAPER", "PARAMETERS (* = NAME=VALUE fills it)");
+    for (size_t i = 0, n = gt_knob_count(); i < n; i++) {
+        const gt_knob_def *def = gt_knob_at(i);
+        printf("%-16s %-12s %-16s %-24s %s\n", def->name, gt_knob_phase_names(def->phases, phases, sizeof phases),
+               gt_knob_resource_names(def->resources, resources, sizeof resources), def->paper,
+               param_summary(def, params, sizeof params));
+    }
+}
+
+static void print_markdown(void)
+{
+    char phases[64], resources[64], stages[128], params[512], conflicts[512];
+    puts("| knob | phase | resource | paper | what it does | parameters (* = `knob=value` fills it) | stages | "
+         "conflicts with | evidence | effect |");
+    puts("|---|---|---|---|---|---|---|---|---|---|");
+    for (size_t i = 0, n = gt_knob_count(); i < n; i++) {
+        const gt_knob_def *def = gt_knob_at(i);
+        printf("| `%s` | %s | %s | %s | %s | %s | %s | %s | ", def->name,
+               gt_knob_phase_names(def->phases, phases, sizeof phases),
+               gt_knob_resource_names(def->resources, resources, sizeof resources), def->paper, def->summary,
+               param_summary(def, params, sizeof params),
+               def->stages ? gt_knob_stage_names(def->stages, stages, sizeof stages) : "start time",
+               conflict_summary(def, conflicts, sizeof conflicts));
+        for (const char *const *key = def->evidence; key && *key; key++)
+            printf("%s%s", key == def->evidence ? "" : ", ", *key);
+        printf(" | %s |\n", gt_knob_effect_name(def->effect));
+    }
+}
+
+static void log_line(void *ctx, const char *line)
+{
+    fprintf(stderr, "greentune: %s\n", line);
+}
+
+int cmd_knobs(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"markdown", no_argument, NULL, 'm'},
+        {"knob", required_argument, NULL, 'k'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int json = 0, markdown = 0, c;
+    gt_knob_set set;
+    gt_knob_set_init(&set);
+    gt_error err = {0};
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (c) {
+        case 'j': json = 1; break;
+        case 'm': markdown = 1; break;
+        case 'k':
+            if (gt_knob_set_add_spec(&set, optarg, &err) != GT_OK) {
+                gt_knob_set_free(&set);
+                return cli_fail(CLI_EXIT_USAGE, "%s", err.message);
+            }
+            break;
+        case 'h':
+            usage(stdout);
+            gt_knob_set_free(&set);
+            return 0;
+        default:
+            gt_knob_set_free(&set);
+            return cli_usage_error("knobs");
+        }
+    }
+    if (optind < argc) {
+        gt_knob_set_free(&set);
+        return cli_fail(CLI_EXIT_USAGE, "knobs: unexpected argument '%s'; see 'greentune knobs --help'", argv[optind]);
+    }
+    if (json + markdown > 1 || ((json || markdown) && set.count)) {
+        gt_knob_set_free(&set);
+        return cli_fail(CLI_EXIT_USAGE, "knobs: give one of --json, --markdown or --knob");
+    }
+    if (set.count) {
+        gt_knob_context ctx = {.log = log_line};
+        int rc = gt_knob_set_describe(&set, &ctx, stdout, &err) == GT_OK ? 0 : cli_fail_error(&err);
+        gt_knob_set_free(&set);
+        return rc;
+    }
+    if (json) {
+        cJSON *catalog = gt_knob_catalog_json();
+        char *text = cJSON_Print(catalog);
+        if (text)
+            puts(text);
+        cJSON_free(text);
+        cJSON_Delete(catalog);
+        return text ? 0 : cli_fail(CLI_EXIT_FAILURE, "knobs: out of memory");
+    }
+    if (markdown)
+        print_markdown();
+    else
+        print_table();
+    return 0;
+}
