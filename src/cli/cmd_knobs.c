@@ -70,15 +70,50 @@ static const char *conflict_summary(const gt_knob_def *def, char *buf, size_t si
     return used ? buf : "-";
 }
 
+/* Characters on screen: UTF-8 continuation bytes (10xxxxxx) take no column. */
+static int display_width(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+static void print_cell(const char *text, int width)
+{
+    printf("%s%*s", text, width - display_width(text) + 2, "");
+}
+
 static void print_table(void)
 {
-    char phases[64], resources[64], params[512];
-    printf("%-16s %-12s %-16s %-24s %s\n", "KNOB", "PHASE", "RESOURCE", "PAPER", "PARAMETERS (* = NAME=VALUE fills it)");
-    for (size_t i = 0, n = gt_knob_count(); i < n; i++) {
-        const gt_knob_def *def = gt_knob_at(i);
-        printf("%-16s %-12s %-16s %-24s %s\n", def->name, gt_knob_phase_names(def->phases, phases, sizeof phases),
-               gt_knob_resource_names(def->resources, resources, sizeof resources), def->paper,
-               param_summary(def, params, sizeof params));
+    enum { COLUMNS = 4 };
+    const char *header[COLUMNS] = {"KNOB", "PHASE", "RESOURCE", "PAPER"};
+    char cells[COLUMNS][64], params[512];
+    int width[COLUMNS];
+    for (int c = 0; c < COLUMNS; c++)
+        width[c] = display_width(header[c]);
+    /* Two passes: measure every cell, then print padded to the widest. */
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass) {
+            for (int c = 0; c < COLUMNS; c++)
+                print_cell(header[c], width[c]);
+            puts("PARAMETERS (* = NAME=VALUE fills it)");
+        }
+        for (size_t i = 0, n = gt_knob_count(); i < n; i++) {
+            const gt_knob_def *def = gt_knob_at(i);
+            snprintf(cells[0], sizeof cells[0], "%s", def->name);
+            gt_knob_phase_names(def->phases, cells[1], sizeof cells[1]);
+            gt_knob_resource_names(def->resources, cells[2], sizeof cells[2]);
+            snprintf(cells[3], sizeof cells[3], "%s", def->paper);
+            for (int c = 0; c < COLUMNS; c++) {
+                if (pass)
+                    print_cell(cells[c], width[c]);
+                else if (display_width(cells[c]) > width[c])
+                    width[c] = display_width(cells[c]);
+            }
+            if (pass)
+                puts(param_summary(def, params, sizeof params));
+        }
     }
 }
 

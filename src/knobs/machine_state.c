@@ -404,12 +404,14 @@ gt_status gt_machine_state_recover(int *restored, char *summary, size_t size, gt
 
 /* --- writing ----------------------------------------------------------------- */
 
-static gt_status begin(gt_error *err)
+gt_status ms_begin(const char *knob, gt_error *err)
 {
     int busy;
+    if (lock_fd >= 0)
+        return GT_OK;
     int fd = take_lock(&busy, err);
     if (fd < 0)
-        return err ? err->status : GT_ERR_IO;
+        return gt_error_prefix(err, "%s: ", knob);
     gt_status status = state_file(journal_path, sizeof journal_path, JOURNAL_NAME, err);
     /* A journal under a free lock was left by a killed run: its values are the
      * true originals, so they go back before anything is saved again. */
@@ -418,7 +420,7 @@ static gt_status begin(gt_error *err)
         status = replay_journal(journal_path, &restored, replay_note, sizeof replay_note, err);
     if (status != GT_OK) {
         close(fd);
-        return status;
+        return gt_error_prefix(err, "%s: ", knob);
     }
     lock_fd = fd;
     owner_pid = getpid();
@@ -459,9 +461,12 @@ gt_status ms_write(const char *knob, const char *path, const char *value, gt_err
         return gt_error_set(err, GT_ERR_INTERNAL, "%s: %s is not a file this knob may write", knob, path);
     if (!value_allowed(value))
         return gt_error_set(err, GT_ERR_INVALID, "%s: \"%s\" is not a value for %s", knob, value, path);
-    gt_status status;
-    if (lock_fd < 0 && (status = begin(err)) != GT_OK)
+    /* An unwritable file is the problem to report, not the state directory. */
+    gt_status status = gt_sysfs_check_writable(path, err);
+    if (status != GT_OK)
         return gt_error_prefix(err, "%s: ", knob);
+    if ((status = ms_begin(knob, err)) != GT_OK)
+        return status;
     if (find_entry(path) < 0) {
         int n = atomic_load(&entry_count);
         if (n >= MS_ENTRIES_MAX)

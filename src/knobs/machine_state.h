@@ -14,6 +14,11 @@
 
 #include "greentune/common.h"
 
+/* Takes the lock, replays a journal a killed run left, installs the handlers;
+ * does nothing when already begun. ms_write begins on its own; a knob calls
+ * this first when it reads original values before writing. */
+gt_status ms_begin(const char *knob, gt_error *err);
+
 /* Writes value to a knob-owned sysfs file, saving its original value first.
  * `knob` names the knob in error messages. */
 gt_status ms_write(const char *knob, const char *path, const char *value, gt_error *err);

@@ -99,8 +99,24 @@ const char *knob_suggest_among(const char *typed, const char *const *names, size
     return best;
 }
 
+/* Names the paper and PyTorch use for what a knob does: suggested, never
+ * accepted, so an experiment file always says which knob it means. */
+static const char *const aliases[][2] = {
+    {"fp16", "bf16"},           {"amp", "bf16"},
+    {"mixed_precision", "bf16"}, {"torch_compile", "fused"},
+    {"compile", "fused"},       {"quantization", "int8"},
+    {"quantize", "int8"},       {"qlora", "lora"},
+    {"pin_memory", "prefetch"}, {"flash_attention", "attention"},
+    {"gradient_checkpointing", "grad_ckpt"}, {"power_limit", "power_cap"},
+    {"layer_pruning", "prune_layers"}, {"pruning", "prune_layers"},
+    {"gradient_accumulation", "grad_accum"}, {"dvfs", "cpu_freq"},
+};
+
 const gt_knob_def *gt_knob_suggest(const char *name)
 {
+    for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
+        if (!strcmp(name, aliases[i][0]))
+            return gt_knob_find(aliases[i][1]);
     const char *names[GT_KNOB_SET_MAX];
     size_t n = gt_knob_count();
     if (n > GT_KNOB_SET_MAX)

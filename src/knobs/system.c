@@ -181,6 +181,42 @@ static void plan_targets(const targets *ts, FILE *out)
     }
 }
 
+typedef gt_status (*resolve_fn)(const gt_knob_use *use, targets *ts, gt_error *err);
+
+static gt_status plan_setting(const gt_knob_use *use, resolve_fn resolve, FILE *out, gt_error *err)
+{
+    targets *ts = malloc(sizeof *ts);
+    if (!ts)
+        return gt_error_set(err, GT_ERR_NOMEM, "%s: out of memory", use->def->name);
+    gt_status status = resolve(use, ts, err);
+    if (status == GT_OK)
+        plan_targets(ts, out);
+    free(ts);
+    return status;
+}
+
+/* Resolves the files and checks they are writable (the problem worth reporting
+ * first), takes the machine state — which replays a killed run's journal — and
+ * resolves again so the originals are the true ones, then writes. */
+static gt_status apply_setting(gt_knob_use *use, resolve_fn resolve, const setting_kind *kind, gt_error *err)
+{
+    targets *ts = malloc(sizeof *ts);
+    if (!ts)
+        return gt_error_set(err, GT_ERR_NOMEM, "%s: out of memory", use->def->name);
+    use->state = ts;
+    gt_status status = resolve(use, ts, err);
+    for (int i = 0; i < ts->count && status == GT_OK; i++)
+        if ((status = gt_sysfs_check_writable(ts->items[i].path, err)) != GT_OK)
+            gt_error_prefix(err, "%s: ", use->def->name);
+    if (status == GT_OK)
+        status = ms_begin(use->def->name, err);
+    if (status == GT_OK)
+        status = resolve(use, ts, err);
+    if (status == GT_OK)
+        status = apply_targets(use, ts, kind, err);
+    return status;
+}
+
 /* --- power_cap ----------------------------------------------------------------- */
 
 static cJSON *render_watts(const char *microwatts)
@@ -247,26 +283,14 @@ static gt_status power_cap_targets(const gt_knob_use *use, targets *ts, gt_error
 static gt_status power_cap_plan(const gt_knob_use *use, const gt_knob_set *set, const gt_knob_context *ctx, FILE *out,
                                 gt_error *err)
 {
-    targets *ts = malloc(sizeof *ts);
-    if (!ts)
-        return gt_error_set(err, GT_ERR_NOMEM, "power_cap: out of memory");
-    gt_status status = power_cap_targets(use, ts, err);
-    if (status == GT_OK)
-        plan_targets(ts, out);
-    free(ts);
-    return status;
+    return plan_setting(use, power_cap_targets, out, err);
 }
 
 static gt_status power_cap_apply(gt_knob_use *use, const gt_knob_set *set, const gt_knob_context *ctx, gt_error *err)
 {
-    targets *ts = malloc(sizeof *ts);
-    if (!ts)
-        return gt_error_set(err, GT_ERR_NOMEM, "power_cap: out of memory");
-    use->state = ts;
-    gt_status status = power_cap_targets(use, ts, err);
-    if (status == GT_OK)
-        status = apply_targets(use, ts, &power_kind, err);
+    gt_status status = apply_setting(use, power_cap_targets, &power_kind, err);
     if (status == GT_OK) {
+        const targets *ts = use->state;
         cJSON *max = cJSON_CreateArray();
         for (int i = 0; i < ts->count; i++)
             cJSON_AddItemToArray(max, ts->items[i].max > 0 ? cJSON_CreateNumber(ts->items[i].max) : cJSON_CreateNull());
@@ -338,11 +362,15 @@ static gt_status policy_file(const sysfs_target *t, const char *file, char *path
     return gt_sysfs_path(path, size, err, CPUFREQ_DIR "/%s/%s", t->name, file);
 }
 
-static gt_status cpu_freq_targets(const gt_knob_use *use, targets *ts, const setting_kind **kind, gt_error *err)
+static const setting_kind *cpu_freq_kind(const gt_knob_use *use)
+{
+    return gt_knob_string(use, "governor") ? &governor_kind : &max_freq_kind;
+}
+
+static gt_status cpu_freq_targets(const gt_knob_use *use, targets *ts, gt_error *err)
 {
     const char *governor = gt_knob_string(use, "governor");
     long khz = gt_knob_int(use, "max_khz");
-    *kind = governor ? &governor_kind : &max_freq_kind;
     gt_status status = list_numbered("cpu_freq", CPUFREQ_DIR, "policy", "no cpufreq here; a VM or container?", ts, err);
     for (int i = 0; i < ts->count && status == GT_OK; i++) {
         sysfs_target *t = &ts->items[i];
@@ -380,27 +408,12 @@ static gt_status cpu_freq_targets(const gt_knob_use *use, targets *ts, const set
 static gt_status cpu_freq_plan(const gt_knob_use *use, const gt_knob_set *set, const gt_knob_context *ctx, FILE *out,
                                gt_error *err)
 {
-    const setting_kind *kind;
-    targets *ts = malloc(sizeof *ts);
-    if (!ts)
-        return gt_error_set(err, GT_ERR_NOMEM, "cpu_freq: out of memory");
-    gt_status status = cpu_freq_targets(use, ts, &kind, err);
-    if (status == GT_OK)
-        plan_targets(ts, out);
-    free(ts);
-    return status;
+    return plan_setting(use, cpu_freq_targets, out, err);
 }
 
 static gt_status cpu_freq_apply(gt_knob_use *use, const gt_knob_set *set, const gt_knob_context *ctx, gt_error *err)
 {
-    const setting_kind *kind;
-    targets *ts = malloc(sizeof *ts);
-    if (!ts)
-        return gt_error_set(err, GT_ERR_NOMEM, "cpu_freq: out of memory");
-    use->state = ts;
-    gt_status status = cpu_freq_targets(use, ts, &kind, err);
-    if (status == GT_OK)
-        status = apply_targets(use, ts, kind, err);
+    gt_status status = apply_setting(use, cpu_freq_targets, cpu_freq_kind(use), err);
     if (status == GT_OK)
         knob_evidence_string(use, "setting", gt_knob_string(use, "governor") ? "scaling_governor" : "scaling_max_freq");
     return status;
@@ -408,7 +421,7 @@ static gt_status cpu_freq_apply(gt_knob_use *use, const gt_knob_set *set, const 
 
 static gt_status cpu_freq_verify(gt_knob_use *use, gt_error *err)
 {
-    return verify_targets(use, gt_knob_string(use, "governor") ? &governor_kind : &max_freq_kind, err);
+    return verify_targets(use, cpu_freq_kind(use), err);
 }
 
 /* --- threads ------------------------------------------------------------------- */

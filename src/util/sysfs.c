@@ -99,6 +99,11 @@ gt_status gt_sysfs_read_u64(const char *path, uint64_t *value, gt_error *err)
     return GT_OK;
 }
 
+gt_status gt_sysfs_check_writable(const char *path, gt_error *err)
+{
+    return access(path, W_OK) == 0 ? GT_OK : sysfs_errno(path, errno, 1, err);
+}
+
 gt_status gt_sysfs_write_string(const char *path, const char *value, gt_error *err)
 {
     /* O_TRUNC matters only on a fake tree of regular files; sysfs ignores it. */

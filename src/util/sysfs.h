@@ -25,6 +25,9 @@ gt_status gt_sysfs_read_string(const char *path, char *buf, size_t size, gt_erro
 /* Reads an attribute holding one unsigned decimal number. */
 gt_status gt_sysfs_read_u64(const char *path, uint64_t *value, gt_error *err);
 
+/* Fails, as a write would, when this process may not write the attribute. */
+gt_status gt_sysfs_check_writable(const char *path, gt_error *err);
+
 /* Replaces an existing attribute's value (never creates a file). */
 gt_status gt_sysfs_write_string(const char *path, const char *value, gt_error *err);
 gt_status gt_sysfs_write_u64(const char *path, uint64_t value, gt_error *err);
