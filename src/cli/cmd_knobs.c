@@ -28,13 +28,15 @@ static void usage(FILE *out)
 
 /* "max_len=128", "watts=<required>", "n=<unset>"; '*' marks the parameter a
  * bare value fills (seq_trim=128). */
-static const char *param_summary(const gt_knob_def *def, char *buf, size_t size)
+static const char *param_summary(const gt_knob_def *def, int code, char *buf, size_t size)
 {
     size_t used = 0;
+    const char *quote = code ? "`" : "";
     buf[0] = '\0';
     for (const gt_knob_param *p = def->params; p && p->name; p++) {
         const char *value = !p->fallback ? "<required>" : !p->fallback[0] ? "<unset>" : p->fallback;
-        int n = snprintf(buf + used, size - used, "%s%s%s=%s", used ? " " : "", p->shorthand ? "*" : "", p->name, value);
+        int n = snprintf(buf + used, size - used, "%s%s%s%s=%s%s", used ? " " : "", quote, p->shorthand ? "*" : "",
+                         p->name, value, quote);
         if (n < 0 || (size_t)n >= size - used)
             break;
         used += (size_t)n;
@@ -42,7 +44,8 @@ static const char *param_summary(const gt_knob_def *def, char *buf, size_t size)
     return used ? buf : "-";
 }
 
-/* Conflicts as declared on either knob, with their conditions. */
+/* Conflicts as declared on either knob: "other", "other (if mine=..)" when it
+ * depends on this knob's parameters, "other (with theirs=..)" on the other's. */
 static const char *conflict_summary(const gt_knob_def *def, char *buf, size_t size)
 {
     size_t used = 0;
@@ -50,18 +53,17 @@ static const char *conflict_summary(const gt_knob_def *def, char *buf, size_t si
     for (size_t i = 0, n = gt_knob_count(); i < n; i++) {
         const gt_knob_def *other = gt_knob_at(i);
         for (const gt_knob_conflict *c = other->conflicts; c && c->knob; c++) {
-            const char *name = NULL, *condition = NULL;
+            const char *name, *mine, *theirs;
             if (other == def) {
-                name = c->knob;
-                condition = c->other_when;
+                name = c->knob, mine = c->when, theirs = c->other_when;
             } else if (!strcmp(c->knob, def->name)) {
-                name = other->name;
-                condition = c->when;
-            }
-            if (!name)
+                name = other->name, mine = c->other_when, theirs = c->when;
+            } else {
                 continue;
-            int k = condition ? snprintf(buf + used, size - used, "%s%s (%s)", used ? ", " : "", name, condition)
-                              : snprintf(buf + used, size - used, "%s%s", used ? ", " : "", name);
+            }
+            int k = mine || theirs ? snprintf(buf + used, size - used, "%s%s (%s %s)", used ? ", " : "", name,
+                                              mine ? "if" : "with", mine ? mine : theirs)
+                                   : snprintf(buf + used, size - used, "%s%s", used ? ", " : "", name);
             if (k < 0 || (size_t)k >= size - used)
                 return buf;
             used += (size_t)k;
@@ -112,28 +114,48 @@ static void print_table(void)
                     width[c] = display_width(cells[c]);
             }
             if (pass)
-                puts(param_summary(def, params, sizeof params));
+                puts(param_summary(def, 0, params, sizeof params));
         }
     }
 }
 
+/* A Markdown table cell: '|' would end it. */
+static void md_cell(const char *text)
+{
+    fputs(" ", stdout);
+    for (; *text; text++) {
+        if (*text == '|')
+            putchar('\\');
+        putchar(*text);
+    }
+    fputs(" |", stdout);
+}
+
 static void print_markdown(void)
 {
-    char phases[64], resources[64], stages[128], params[512], conflicts[512];
-    puts("| knob | phase | resource | paper | what it does | parameters (* = `knob=value` fills it) | stages | "
+    char phases[64], resources[64], stages[128], params[512], conflicts[512], evidence[512], name[64];
+    puts("| knob | phase | resource | paper | what it does | parameters (`*` = `knob=value` fills it) | stages | "
          "conflicts with | evidence | effect |");
     puts("|---|---|---|---|---|---|---|---|---|---|");
     for (size_t i = 0, n = gt_knob_count(); i < n; i++) {
         const gt_knob_def *def = gt_knob_at(i);
-        printf("| `%s` | %s | %s | %s | %s | %s | %s | %s | ", def->name,
-               gt_knob_phase_names(def->phases, phases, sizeof phases),
-               gt_knob_resource_names(def->resources, resources, sizeof resources), def->paper, def->summary,
-               param_summary(def, params, sizeof params),
-               def->stages ? gt_knob_stage_names(def->stages, stages, sizeof stages) : "start time",
-               conflict_summary(def, conflicts, sizeof conflicts));
-        for (const char *const *key = def->evidence; key && *key; key++)
-            printf("%s%s", key == def->evidence ? "" : ", ", *key);
-        printf(" | %s |\n", gt_knob_effect_name(def->effect));
+        size_t used = 0;
+        evidence[0] = '\0';
+        for (const char *const *key = def->evidence; key && *key && used < sizeof evidence; key++)
+            used += (size_t)snprintf(evidence + used, sizeof evidence - used, "%s%s", used ? ", " : "", *key);
+        snprintf(name, sizeof name, "`%s`", def->name);
+        fputs("|", stdout);
+        md_cell(name);
+        md_cell(gt_knob_phase_names(def->phases, phases, sizeof phases));
+        md_cell(gt_knob_resource_names(def->resources, resources, sizeof resources));
+        md_cell(def->paper);
+        md_cell(def->summary);
+        md_cell(param_summary(def, 1, params, sizeof params));
+        md_cell(def->stages ? gt_knob_stage_names(def->stages, stages, sizeof stages) : "start time");
+        md_cell(conflict_summary(def, conflicts, sizeof conflicts));
+        md_cell(evidence);
+        md_cell(gt_knob_effect_name(def->effect));
+        putchar('\n');
     }
 }
 
