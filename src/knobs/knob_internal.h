@@ -46,6 +46,8 @@ double knob_parse_duration(const char *text);
 const char *knob_suggest_among(const char *typed, const char *const *names, size_t count);
 /* Does a knob's parameter set match a conflict condition ("p=a|b", "p!=a")? */
 int knob_condition_holds(const cJSON *params, const char *condition);
+/* text with control characters written as \n, \t, \xNN: messages stay one line. */
+const char *knob_escape(const char *text, char *buf, size_t size);
 /* A parameter value rendered as text for messages and conditions. */
 const char *knob_value_text(const cJSON *value, char *buf, size_t size);
 

@@ -91,12 +91,28 @@ double knob_parse_duration(const char *text)
     return value * scale;
 }
 
+const char *knob_escape(const char *text, char *buf, size_t size)
+{
+    size_t used = 0;
+    for (; *text && used + 5 < size; text++) {
+        unsigned char c = (unsigned char)*text;
+        if (c == '\n' || c == '\t')
+            used += (size_t)snprintf(buf + used, size - used, "\\%c", c == '\n' ? 'n' : 't');
+        else if (c < 0x20 || c == 0x7f)
+            used += (size_t)snprintf(buf + used, size - used, "\\x%02x", c);
+        else
+            buf[used++] = (char)c;
+    }
+    buf[used] = '\0';
+    return buf;
+}
+
 const char *knob_value_text(const cJSON *value, char *buf, size_t size)
 {
     if (!value || cJSON_IsNull(value)) {
         snprintf(buf, size, "null");
     } else if (cJSON_IsString(value)) {
-        snprintf(buf, size, "%s", value->valuestring);
+        knob_escape(value->valuestring, buf, size);
     } else if (cJSON_IsBool(value)) {
         snprintf(buf, size, "%s", cJSON_IsTrue(value) ? "true" : "false");
     } else if (cJSON_IsNumber(value)) {

@@ -174,7 +174,26 @@ static gt_status check_conflicts(const gt_knob_set *set, const gt_knob_def *def,
     return GT_OK;
 }
 
+/* User text (a quoted "\n", a name given with a newline) must not break the
+ * one-line message. */
+static gt_status one_line(gt_status status, gt_error *err)
+{
+    if (status != GT_OK && err && strpbrk(err->message, "\n\t\r")) {
+        char copy[GT_ERROR_MESSAGE_MAX];
+        memcpy(copy, err->message, sizeof copy);
+        knob_escape(copy, err->message, sizeof err->message);
+    }
+    return status;
+}
+
+static gt_status add_json(gt_knob_set *set, const char *name, const cJSON *value, gt_error *err);
+
 gt_status gt_knob_set_add_json(gt_knob_set *set, const char *name, const cJSON *value, gt_error *err)
+{
+    return one_line(add_json(set, name, value, err), err);
+}
+
+static gt_status add_json(gt_knob_set *set, const char *name, const cJSON *value, gt_error *err)
 {
     const gt_knob_def *def = gt_knob_find(name);
     if (!def)
@@ -212,7 +231,14 @@ gt_status gt_knob_set_add_json(gt_knob_set *set, const char *name, const cJSON *
     return GT_OK;
 }
 
+static gt_status add_spec(gt_knob_set *set, const char *spec, gt_error *err);
+
 gt_status gt_knob_set_add_spec(gt_knob_set *set, const char *spec, gt_error *err)
+{
+    return one_line(add_spec(set, spec, err), err);
+}
+
+static gt_status add_spec(gt_knob_set *set, const char *spec, gt_error *err)
 {
     char name[64];
     const char *eq = strchr(spec, '=');

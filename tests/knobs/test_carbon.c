@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "greentune/knobs.h"
+#include "knob_test.h"
 #include "knobs/forecast.h"
 #include "test_support.h"
 
@@ -175,9 +176,7 @@ static gt_status apply_carbon(gt_knob_set *set, const char *spec, fake_clock *cl
 {
     gt_clock c = {fake_now, fake_sleep, clock};
     gt_knob_context ctx = {.clock = &c, .base_dir = fixtures};
-    gt_knob_set_init(set);
-    gt_status status = gt_knob_set_add_spec(set, spec, err);
-    return status == GT_OK ? gt_knobs_apply_machine(set, &ctx, err) : status;
+    return knob_test_apply(set, err, (const char *const[]){spec, NULL}, &ctx);
 }
 
 static void test_knob_waits_on_the_clock_and_records_evidence(void)

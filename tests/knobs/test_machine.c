@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "greentune/knobs.h"
+#include "knob_test.h"
 #include "test_support.h"
 
 static char sys_root[4096], state_dir[4096], journal[4096];
@@ -105,18 +106,6 @@ static void check_tree_untouched(int line)
 }
 #define CHECK_UNTOUCHED() check_tree_untouched(__LINE__)
 
-static gt_status apply(gt_knob_set *set, gt_error *err, const char *const *specs)
-{
-    gt_knob_set_init(set);
-    for (; *specs; specs++) {
-        gt_status status = gt_knob_set_add_spec(set, *specs, err);
-        if (status != GT_OK)
-            return status;
-    }
-    return gt_knobs_apply_machine(set, NULL, err);
-}
-#define SPECS(...) ((const char *const[]){__VA_ARGS__, NULL})
-
 static double evidence_at(const gt_knob_use *use, const char *key, int index)
 {
     const cJSON *item = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(use->evidence, key), index);
@@ -128,7 +117,7 @@ static void test_power_cap_is_written_read_back_and_restored(void)
     make_tree();
     gt_knob_set set;
     gt_error err = {0};
-    CHECK_EQ_INT(apply(&set, &err, SPECS("power_cap=100")), GT_OK);
+    CHECK_EQ_INT(knob_test_apply(&set, &err, SPECS("power_cap=100"), NULL), GT_OK);
     CHECK_EQ_STR(get(PKG0 "constraint_0_power_limit_uw"), "100000000");
     CHECK_EQ_STR(get(PKG1 "constraint_0_power_limit_uw"), "100000000");
     CHECK_EQ_STR(get(DRAM "constraint_0_power_limit_uw"), "20000000"); /* subzones are not packages */
@@ -156,11 +145,11 @@ static void test_power_cap_outside_the_packages_range_is_refused(void)
     make_tree();
     gt_knob_set set;
     gt_error err = {0};
-    CHECK_EQ_INT(apply(&set, &err, SPECS("power_cap=400")), GT_ERR_INVALID);
+    CHECK_EQ_INT(knob_test_apply(&set, &err, SPECS("power_cap=400"), NULL), GT_ERR_INVALID);
     CHECK(strstr(err.message, "power_cap: 400 W is above intel-rapl:0's maximum of 150 W") != NULL);
     CHECK_UNTOUCHED();
     gt_knob_set_free(&set);
-    CHECK_EQ_INT(apply(&set, &err, SPECS("power_cap=10")), GT_ERR_INVALID);
+    CHECK_EQ_INT(knob_test_apply(&set, &err, SPECS("power_cap=10"), NULL), GT_ERR_INVALID);
     CHECK(strstr(err.message, "power_cap: 10 W is below a tenth of intel-rapl:0's maximum of 150 W; pick at least 15 W"));
     CHECK_UNTOUCHED();
     gt_knob_set_free(&set);
@@ -173,7 +162,7 @@ static void test_power_cap_enables_a_disabled_zone_and_restores_it(void)
     put(PKG1 "enabled", "0\n");
     gt_knob_set set;
     gt_error err = {0};
-    CHECK_EQ_INT(apply(&set, &err, SPECS("power_cap=90")), GT_OK);
+    CHECK_EQ_INT(knob_test_apply(&set, &err, SPECS("power_cap=90"), NULL), GT_OK);
     CHECK_EQ_STR(get(PKG1 "enabled"), "1");
     CHECK_EQ_INT(gt_knobs_restore_machine(&set, &err), GT_OK);
     CHECK_EQ_STR(get(PKG1 "enabled"), "0");
@@ -186,7 +175,7 @@ static void test_change_by_someone_else_during_the_run_is_caught(void)
     make_tree();
     gt_knob_set set;
     gt_error err = {0};
-    CHECK_EQ_INT(apply(&set, &err, SPECS("power_cap=100")), GT_OK);
+    CHECK_EQ_INT(knob_test_apply(&set, &err, SPECS("power_cap=100"), NULL), GT_OK);
     put(PKG1 "constraint_0_power_limit_uw", "140000000\n");
     CHECK_EQ_INT(gt_knobs_verify_machine(&set, &err), GT_ERR_INVALID);
     CHECK(strstr(err.message, "intel-rapl:1/constraint_0_power_limit_uw changed during the run from \"100000000\" to "
@@ -201,7 +190,7 @@ static void test_cpu_freq_governor_and_max_freq(void)
     make_tree();
     gt_knob_set set;
     gt_error err = {0};
-    CHECK_EQ_INT(apply(&set, &err, SPECS("cpu_freq=powersave")), GT_OK);
+    CHECK_EQ_INT(knob_test_apply(&set, &err, SPECS("cpu_freq=powersave"), NULL), GT_OK);
     CHECK_EQ_STR(get(POL0 "scaling_governor"), "powersave");
     CHECK_EQ_STR(get(POL1 "scaling_governor"), "powersave");
     gt_knob_use *use = gt_knob_set_find(&set, "cpu_freq");
@@ -211,7 +200,7 @@ static void test_cpu_freq_governor_and_max_freq(void)
     CHECK_UNTOUCHED();
     gt_knob_set_free(&set);
 
-    CHECK_EQ_INT(apply(&set, &err, SPECS("cpu_freq=2000000")), GT_OK);
+    CHECK_EQ_INT(knob_test_apply(&set, &err, SPECS("cpu_freq=2000000"), NULL), GT_OK);
     CHECK_EQ_STR(get(POL1 "scaling_max_freq"), "2000000");
     CHECK_EQ_STR(get(POL1 "scaling_governor"), "performance");
     use = gt_knob_set_find(&set, "cpu_freq");
@@ -228,10 +217,10 @@ static void test_cpu_freq_values_the_machine_lacks_are_refused(void)
     make_tree();
     gt_knob_set set;
     gt_error err = {0};
-    CHECK_EQ_INT(apply(&set, &err, SPECS("cpu_freq=ondemand")), GT_ERR_UNSUPPORTED);
+    CHECK_EQ_INT(knob_test_apply(&set, &err, SPECS("cpu_freq=ondemand"), NULL), GT_ERR_UNSUPPORTED);
     CHECK_EQ_STR(err.message, "cpu_freq: governor \"ondemand\" is not available on policy0 (available: performance powersave)");
     gt_knob_set_free(&set);
-    CHECK_EQ_INT(apply(&set, &err, SPECS("cpu_freq=5000000")), GT_ERR_INVALID);
+    CHECK_EQ_INT(knob_test_apply(&set, &err, SPECS("cpu_freq=5000000"), NULL), GT_ERR_INVALID);
     CHECK(strstr(err.message, "cpu_freq: 5000000 kHz is outside policy0's range 800000..3500000 kHz"));
     gt_knob_set_free(&set);
     CHECK_UNTOUCHED();
@@ -243,7 +232,7 @@ static void test_failure_midway_restores_what_was_applied(void)
     make_tree();
     gt_knob_set set;
     gt_error err = {0};
-    CHECK_EQ_INT(apply(&set, &err, SPECS("cpu_freq=powersave", "power_cap=400")), GT_ERR_INVALID);
+    CHECK_EQ_INT(knob_test_apply(&set, &err, SPECS("cpu_freq=powersave", "power_cap=400"), NULL), GT_ERR_INVALID);
     CHECK(strstr(err.message, "power_cap: 400 W is above") != NULL);
     CHECK_UNTOUCHED();
     gt_knob_set_free(&set);
@@ -256,17 +245,17 @@ static void test_missing_trees_fail_with_one_line(void)
     test_run(rm, NULL, NULL);
     gt_knob_set set;
     gt_error err = {0};
-    CHECK_EQ_INT(apply(&set, &err, SPECS("power_cap=100")), GT_ERR_UNSUPPORTED);
+    CHECK_EQ_INT(knob_test_apply(&set, &err, SPECS("power_cap=100"), NULL), GT_ERR_UNSUPPORTED);
     CHECK(strstr(err.message, "power_cap: ") == err.message);
     CHECK(strstr(err.message, "class/powercap: No such file or directory (no RAPL power capping here") != NULL);
     CHECK(strstr(err.message, "pick another knob") != NULL);
     gt_knob_set_free(&set);
     char *rm2[] = {"rm", "-rf", (char *)test_path("sys/devices"), NULL};
     test_run(rm2, NULL, NULL);
-    CHECK_EQ_INT(apply(&set, &err, SPECS("cpu_freq=powersave")), GT_ERR_UNSUPPORTED);
+    CHECK_EQ_INT(knob_test_apply(&set, &err, SPECS("cpu_freq=powersave"), NULL), GT_ERR_UNSUPPORTED);
     CHECK(strstr(err.message, "cpu_freq: ") == err.message && strstr(err.message, "no cpufreq here") != NULL);
     gt_knob_set_free(&set);
-    CHECK_EQ_INT(apply(&set, &err, SPECS("power_cap={watts: 100, device: gpu}")), GT_ERR_UNSUPPORTED);
+    CHECK_EQ_INT(knob_test_apply(&set, &err, SPECS("power_cap={watts: 100, device: gpu}"), NULL), GT_ERR_UNSUPPORTED);
     CHECK_EQ_STR(err.message,
                  "power_cap: no GPU power limit support yet (NVML comes later); use device=cpu or pick another knob");
     gt_knob_set_free(&set);
@@ -282,7 +271,7 @@ static void test_wrong_file_type_is_reported(void)
     mkdir(path, 0755);
     gt_knob_set set;
     gt_error err = {0};
-    CHECK_EQ_INT(apply(&set, &err, SPECS("power_cap=100")), GT_ERR_INVALID);
+    CHECK_EQ_INT(knob_test_apply(&set, &err, SPECS("power_cap=100"), NULL), GT_ERR_INVALID);
     CHECK(strstr(err.message, "intel-rapl:1/constraint_0_power_limit_uw: is a directory, expected a sysfs file") != NULL);
     CHECK_EQ_STR(get(PKG0 "constraint_0_power_limit_uw"), "125000000");
     CHECK(!journal_exists());
@@ -307,7 +296,7 @@ static pid_t spawn_applier(const char *const *specs, int exit_after, uid_t as_us
         gt_knob_set set;
         gt_error err = {0};
         char line[1024];
-        gt_status status = apply(&set, &err, specs);
+        gt_status status = knob_test_apply(&set, &err, specs, NULL);
         snprintf(line, sizeof line, "%s\n", status == GT_OK ? "ok" : err.message);
         if (write(fds[1], line, strlen(line)) < 0)
             _exit(4);
@@ -378,7 +367,7 @@ static void test_a_second_greentune_waits_for_the_first(void)
     CHECK_EQ_STR(reply, "ok");
     gt_knob_set set;
     gt_error err = {0};
-    CHECK_EQ_INT(apply(&set, &err, SPECS("cpu_freq=powersave")), GT_ERR_UNSUPPORTED);
+    CHECK_EQ_INT(knob_test_apply(&set, &err, SPECS("cpu_freq=powersave"), NULL), GT_ERR_UNSUPPORTED);
     CHECK(strstr(err.message, "cpu_freq: machine state: another greentune is changing machine state") != NULL);
     gt_knob_set_free(&set);
     int restored = -1;
@@ -441,7 +430,7 @@ static void test_kill_9_then_a_new_run_keeps_the_true_originals(void)
     wait_status(pid);
     gt_knob_set set;
     gt_error err = {0};
-    CHECK_EQ_INT(apply(&set, &err, SPECS("power_cap=110")), GT_OK);
+    CHECK_EQ_INT(knob_test_apply(&set, &err, SPECS("power_cap=110"), NULL), GT_OK);
     CHECK_NEAR(evidence_at(gt_knob_set_find(&set, "power_cap"), "original_w", 0), 125, 0);
     /* The killed run had switched the zone's limits on; this run must too. */
     CHECK_EQ_STR(get(PKG1 "enabled"), "1");
@@ -487,7 +476,7 @@ static void test_permission_denied_says_run_as_root(void)
         chmod(path, 0444);
         gt_knob_set set;
         gt_error err = {0};
-        CHECK_EQ_INT(apply(&set, &err, SPECS("power_cap=100")), GT_ERR_PERMISSION);
+        CHECK_EQ_INT(knob_test_apply(&set, &err, SPECS("power_cap=100"), NULL), GT_ERR_PERMISSION);
         CHECK(strstr(err.message, "is not writable: Permission denied (run as root, or pick another knob)") != NULL);
         gt_knob_set_free(&set);
         return;

@@ -8,20 +8,8 @@
 #include <string.h>
 
 #include "greentune/knobs.h"
+#include "knob_test.h"
 #include "test_support.h"
-
-#define SPECS(...) ((const char *const[]){__VA_ARGS__, NULL})
-
-static gt_status apply(gt_knob_set *set, gt_error *err, const char *const *specs)
-{
-    gt_knob_set_init(set);
-    for (; *specs; specs++) {
-        gt_status status = gt_knob_set_add_spec(set, *specs, err);
-        if (status != GT_OK)
-            return status;
-    }
-    return gt_knobs_apply_machine(set, NULL, err);
-}
 
 /* Counted here, independently of the knob: the team a parallel region gets. */
 static int team_size(void)
@@ -68,7 +56,7 @@ static void test_threads_sets_the_team_size_and_restores_it(void)
     int want = before == 3 ? 5 : 3;
     char spec[32];
     snprintf(spec, sizeof spec, "threads=%d", want);
-    CHECK_EQ_INT(apply(&set, &err, SPECS(spec)), GT_OK);
+    CHECK_EQ_INT(knob_test_apply(&set, &err, SPECS(spec), NULL), GT_OK);
     CHECK_EQ_INT(team_size(), want);
     const gt_knob_use *use = gt_knob_set_find(&set, "threads");
     CHECK_EQ_INT(evidence_number(use, "threads_used"), want);
@@ -99,7 +87,7 @@ static void test_pin_cores_pins_every_thread_and_restores(void)
     gt_knob_set set;
     gt_error err = {0};
     team_size(); /* the OpenMP workers exist before pinning */
-    CHECK_EQ_INT(apply(&set, &err, SPECS(spec)), GT_OK);
+    CHECK_EQ_INT(knob_test_apply(&set, &err, SPECS(spec), NULL), GT_OK);
     sched_getaffinity(0, sizeof now, &now);
     CHECK_EQ_INT(CPU_COUNT(&now), 1);
     CHECK(CPU_ISSET(core, &now));
@@ -134,7 +122,7 @@ static void test_compact_takes_one_core_per_thread(void)
     int core = first_allowed_core(&allowed);
     gt_knob_set set;
     gt_error err = {0};
-    CHECK_EQ_INT(apply(&set, &err, SPECS("pin_cores", "threads=1")), GT_OK);
+    CHECK_EQ_INT(knob_test_apply(&set, &err, SPECS("pin_cores", "threads=1"), NULL), GT_OK);
     char expect[16];
     snprintf(expect, sizeof expect, "%d", core);
     CHECK_EQ_STR(evidence_string(gt_knob_set_find(&set, "pin_cores"), "affinity_mask"), expect);
@@ -146,7 +134,7 @@ static void test_compact_takes_one_core_per_thread(void)
     char spec[32];
     snprintf(spec, sizeof spec, "threads=%d", allowed + 1);
     int threads_before = omp_get_max_threads();
-    CHECK_EQ_INT(apply(&set, &err, SPECS(spec, "pin_cores=compact")), GT_ERR_UNSUPPORTED);
+    CHECK_EQ_INT(knob_test_apply(&set, &err, SPECS(spec, "pin_cores=compact"), NULL), GT_ERR_UNSUPPORTED);
     char fragment[64];
     snprintf(fragment, sizeof fragment, "pin_cores: compact needs %d cores, this process may use %d", allowed + 1, allowed);
     CHECK_MSG(strstr(err.message, fragment) == err.message, "%s", err.message);
@@ -159,7 +147,7 @@ static void test_core_outside_the_allowed_set_is_refused(void)
 {
     gt_knob_set set;
     gt_error err = {0};
-    CHECK_EQ_INT(apply(&set, &err, SPECS("pin_cores=1023")), GT_ERR_UNSUPPORTED);
+    CHECK_EQ_INT(knob_test_apply(&set, &err, SPECS("pin_cores=1023"), NULL), GT_ERR_UNSUPPORTED);
     CHECK(strstr(err.message, "pin_cores: core 1023 is not available to this process (allowed: ") == err.message);
     gt_knob_set_free(&set);
 }

@@ -4,17 +4,8 @@
 #include <string.h>
 
 #include "greentune/knobs.h"
+#include "knob_test.h"
 #include "test_support.h"
-
-/* Adds specs to a fresh set; returns the status of the last one. */
-static gt_status add_specs(gt_knob_set *set, gt_error *err, const char *const *specs)
-{
-    gt_status status = GT_OK;
-    gt_knob_set_init(set);
-    for (; *specs && status == GT_OK; specs++)
-        status = gt_knob_set_add_spec(set, *specs, err);
-    return status;
-}
 
 /* The spec list must fail with one line containing every expected fragment. */
 #define CHECK_FAILS(specs_, ...) check_fails(__LINE__, specs_, (const char *const[]){__VA_ARGS__, NULL})
@@ -22,7 +13,7 @@ static void check_fails(int line, const char *const *specs, const char *const *f
 {
     gt_knob_set set;
     gt_error err = {0};
-    gt_status status = add_specs(&set, &err, specs);
+    gt_status status = knob_test_set(&set, &err, specs);
     if (status == GT_OK)
         test_fail(__FILE__, line, "expected %s to fail", specs[0]);
     if (strchr(err.message, '\n'))
@@ -33,13 +24,11 @@ static void check_fails(int line, const char *const *specs, const char *const *f
     gt_knob_set_free(&set);
 }
 
-#define SPECS(...) ((const char *const[]){__VA_ARGS__, NULL})
-
 static void test_bare_name_enables_knob_with_defaults(void)
 {
     gt_knob_set set;
     gt_error err = {0};
-    CHECK_EQ_INT(add_specs(&set, &err, SPECS("bf16", "lora", "prune_layers=2")), GT_OK);
+    CHECK_EQ_INT(knob_test_set(&set, &err, SPECS("bf16", "lora", "prune_layers=2")), GT_OK);
     CHECK_EQ_INT(set.count, 3);
     const gt_knob_use *lora = gt_knob_set_find(&set, "lora");
     CHECK(lora != NULL);
@@ -58,7 +47,7 @@ static void test_shorthand_value_fills_the_main_parameter(void)
 {
     gt_knob_set set;
     gt_error err = {0};
-    CHECK_EQ_INT(add_specs(&set, &err, SPECS("seq_trim=128", "power_cap=100", "optimizer=sgd", "carbon_aware=grid.csv",
+    CHECK_EQ_INT(knob_test_set(&set, &err, SPECS("seq_trim=128", "power_cap=100", "optimizer=sgd", "carbon_aware=grid.csv",
                                              "pin_cores=0-1,3")),
                  GT_OK);
     CHECK_EQ_INT(gt_knob_int(gt_knob_set_find(&set, "seq_trim"), "max_len"), 128);
@@ -78,11 +67,11 @@ static void test_cpu_freq_shorthand_picks_parameter_by_type(void)
 {
     gt_knob_set set;
     gt_error err = {0};
-    CHECK_EQ_INT(add_specs(&set, &err, SPECS("cpu_freq=2000000")), GT_OK);
+    CHECK_EQ_INT(knob_test_set(&set, &err, SPECS("cpu_freq=2000000")), GT_OK);
     CHECK_EQ_INT(gt_knob_int(gt_knob_set_find(&set, "cpu_freq"), "max_khz"), 2000000);
     CHECK(!gt_knob_has(gt_knob_set_find(&set, "cpu_freq"), "governor"));
     gt_knob_set_free(&set);
-    CHECK_EQ_INT(add_specs(&set, &err, SPECS("cpu_freq=powersave")), GT_OK);
+    CHECK_EQ_INT(knob_test_set(&set, &err, SPECS("cpu_freq=powersave")), GT_OK);
     CHECK_EQ_STR(gt_knob_string(gt_knob_set_find(&set, "cpu_freq"), "governor"), "powersave");
     CHECK(!gt_knob_has(gt_knob_set_find(&set, "cpu_freq"), "max_khz"));
     gt_knob_set_free(&set);
@@ -92,7 +81,7 @@ static void test_flow_mapping_sets_named_parameters(void)
 {
     gt_knob_set set;
     gt_error err = {0};
-    CHECK_EQ_INT(add_specs(&set, &err,
+    CHECK_EQ_INT(knob_test_set(&set, &err,
                            SPECS("prune_layers={n: 2, from: bottom}", "lora={rank: 4, targets: [q, v], head: false}",
                                  "carbon_aware={forecast: 'my grid.csv', window: 90m, duration: \"1.5h\"}",
                                  "early_stop={patience: 5, metric: f1, min_delta: 1e-3}")),
@@ -120,7 +109,7 @@ static void test_json_style_and_string_lists_are_accepted(void)
 {
     gt_knob_set set;
     gt_error err = {0};
-    CHECK_EQ_INT(add_specs(&set, &err, SPECS("prune_layers={\"fraction\":0.25,\"from\":\"top\"}",
+    CHECK_EQ_INT(knob_test_set(&set, &err, SPECS("prune_layers={\"fraction\":0.25,\"from\":\"top\"}",
                                              "lora={targets: \"q, k,ffn\"}")),
                  GT_OK);
     CHECK_NEAR(gt_knob_double(gt_knob_set_find(&set, "prune_layers"), "fraction"), 0.25, 0);
@@ -159,7 +148,7 @@ static void test_unknown_knob_suggests_the_nearest_name(void)
 {
     gt_knob_set set;
     gt_error err = {0};
-    CHECK_EQ_INT(add_specs(&set, &err, SPECS("seq_trimm=128")), GT_ERR_NOT_FOUND);
+    CHECK_EQ_INT(knob_test_set(&set, &err, SPECS("seq_trimm=128")), GT_ERR_NOT_FOUND);
     CHECK_EQ_STR(err.message, "knob \"seq_trimm\" is unknown (did you mean \"seq_trim\"?)");
     gt_knob_set_free(&set);
     CHECK_FAILS(SPECS("pruen_layers"), "knob \"pruen_layers\" is unknown", "did you mean \"prune_layers\"?");
@@ -192,6 +181,8 @@ static void test_wrong_type_is_one_line(void)
     CHECK_FAILS(SPECS("carbon_aware={forecast: f.csv, window: soon}"), "window must be a duration", "got soon");
     CHECK_FAILS(SPECS("pin_cores=3-1"), "cores \"3-1\" is not \"compact\" or a core list");
     CHECK_FAILS(SPECS("cpu_freq=Turbo!"), "\"Turbo!\" is not a cpufreq governor name");
+    /* A newline inside a quoted value stays visible and the message one line. */
+    CHECK_FAILS(SPECS("lora={rank: \"a\\nb\"}"), "rank must be an integer, got \"a\\nb\"");
 }
 
 static void test_out_of_range_gives_the_range(void)
@@ -252,7 +243,7 @@ static void test_compatible_combinations_build(void)
     for (size_t i = 0; i < sizeof bundles / sizeof bundles[0]; i++) {
         gt_knob_set set;
         gt_error err = {0};
-        gt_status status = add_specs(&set, &err, bundles[i]);
+        gt_status status = knob_test_set(&set, &err, bundles[i]);
         CHECK_MSG(status == GT_OK, "bundle %zu: %s", i, err.message);
         gt_knob_set_free(&set);
     }
@@ -280,7 +271,7 @@ static void test_pending_effects_refuse_to_run_and_evidence_is_required(void)
 {
     gt_knob_set set;
     gt_error err = {0};
-    CHECK_EQ_INT(add_specs(&set, &err, SPECS("threads=1", "seq_trim=64")), GT_OK);
+    CHECK_EQ_INT(knob_test_set(&set, &err, SPECS("threads=1", "seq_trim=64")), GT_OK);
     CHECK_EQ_INT(gt_knob_set_check_available(&set, &err), GT_ERR_UNSUPPORTED);
     CHECK(strstr(err.message, "knob \"seq_trim\": its effect is not built yet") != NULL);
     CHECK_EQ_INT(gt_knob_set_check_evidence(&set, &err), GT_ERR_INTERNAL);
@@ -292,7 +283,7 @@ static void test_dry_run_describes_each_knob(void)
 {
     gt_knob_set set;
     gt_error err = {0};
-    CHECK_EQ_INT(add_specs(&set, &err, SPECS("seq_trim=64", "prune_layers={n: 2, from: bottom}")), GT_OK);
+    CHECK_EQ_INT(knob_test_set(&set, &err, SPECS("seq_trim=64", "prune_layers={n: 2, from: bottom}")), GT_OK);
     char *text = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&text, &len);
@@ -306,6 +297,34 @@ static void test_dry_run_describes_each_knob(void)
     CHECK(strstr(text, "not built yet") != NULL);
     free(text);
     gt_knob_set_free(&set);
+}
+
+/* Random specs built from the syntax's own characters never crash (the ASan
+ * build runs this too) and every failure is one line. */
+static void test_random_specs_fail_cleanly(void)
+{
+    static const char *const heads[] = {"lora=", "prune_layers=", "carbon_aware=", "cpu_freq=", "seq_trim=", "x="};
+    static const char alphabet[] = "{}[],:'\" \\=abnr0123456789.-_eqvtk";
+    unsigned state = 12345;
+    char spec[96];
+    int lines_bad = 0;
+    for (int i = 0; i < 20000; i++) {
+        state = state * 1103515245u + 12345u;
+        size_t n = strlen(heads[(state >> 16) % 6]);
+        memcpy(spec, heads[(state >> 16) % 6], n);
+        size_t len = n + (state >> 8) % 40;
+        for (size_t j = n; j < len; j++) {
+            state = state * 1103515245u + 12345u;
+            spec[j] = alphabet[(state >> 16) % (sizeof alphabet - 1)];
+        }
+        spec[len] = '\0';
+        gt_knob_set set;
+        gt_error err = {0};
+        if (knob_test_set(&set, &err, SPECS(spec)) != GT_OK && (strchr(err.message, '\n') || !err.message[0]))
+            lines_bad++;
+        gt_knob_set_free(&set);
+    }
+    CHECK_EQ_INT(lines_bad, 0);
 }
 
 int main(void)
@@ -327,5 +346,6 @@ int main(void)
     RUN(test_malformed_flow_values_are_one_line);
     RUN(test_pending_effects_refuse_to_run_and_evidence_is_required);
     RUN(test_dry_run_describes_each_knob);
+    RUN(test_random_specs_fail_cleanly);
     return test_summary();
 }
