@@ -10,6 +10,7 @@ and bad `--knob` values must give one line and exit 2.
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -180,6 +181,7 @@ def check_cli_errors():
     check_one_line_failure(["--json", "--markdown"], 2, "give one of --json, --markdown or --knob")
     empty = tempfile.mkdtemp(prefix="greentune-sys-")
     check_one_line_failure(["--knob", "power_cap=100"], 1, "pick another knob", {"GREENTUNE_SYSFS_ROOT": empty})
+    shutil.rmtree(empty)
     rc, out, err = run("--knob", "prune_layers={n: 2, from: bottom}", "--knob", "seq_trim=64")
     check(rc == 0 and "params: n=2, from=bottom" in out and "params: max_len=64" in out, f"dry run: {rc} {out!r}")
     rc, out, err = run("--help")
@@ -197,6 +199,7 @@ def main():
     check_table(registry)
     check_markdown_matches_docs()
     check_cli_errors()
+    shutil.rmtree(STATE_DIR, ignore_errors=True)
     for f in failures:
         print("FAIL", f, file=sys.stderr)
     if not failures:
