@@ -446,15 +446,6 @@ static int find_entry(const char *path)
     return -1;
 }
 
-int ms_original(const char *path, char *buf, size_t size)
-{
-    int i = find_entry(path);
-    if (i < 0)
-        return 0;
-    snprintf(buf, size, "%s", entries[i].value);
-    return 1;
-}
-
 gt_status ms_write(const char *knob, const char *path, const char *value, gt_error *err)
 {
     if (!ms_path_allowed(path))

@@ -23,9 +23,6 @@ gt_status ms_begin(const char *knob, gt_error *err);
  * `knob` names the knob in error messages. */
 gt_status ms_write(const char *knob, const char *path, const char *value, gt_error *err);
 
-/* The value a file had before the first ms_write to it; 0 when it was not written. */
-int ms_original(const char *path, char *buf, size_t size);
-
 /* Restores every saved value (reverse order), removes the journal, releases the
  * lock and the signal handlers. When a value cannot be written back the journal
  * stays, so the next start retries, and the error says so. */
