@@ -28,6 +28,10 @@ int cli_usage_error(const char *command);
 /* True when stderr is a terminal (progress bars redraw in place then). */
 int cli_stderr_is_tty(void);
 
+/* Puts back machine state (power limits, cpufreq) that a greentune killed with
+ * kill -9 left changed, saying so in one line; runs before every command. */
+void cli_recover_machine_state(void);
+
 /* The subcommands. */
 int cmd_measure(int argc, char **argv);
 int cmd_bench(int argc, char **argv);

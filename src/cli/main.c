@@ -14,6 +14,7 @@ typedef struct {
 static const command commands[] = {
     {"measure", cmd_measure, "energy, power and emissions of any command"},
     {"inspect", cmd_inspect, "tensors, config and tokenizer facts of a model file or directory"},
+    {"knobs", cmd_knobs, "the knob catalog; check a set of knobs and show what it would change"},
 };
 
 static void print_help(FILE *out)
@@ -38,6 +39,7 @@ int main(int argc, char **argv)
         printf("greentune 0.1.0\n");
         return 0;
     }
+    cli_recover_machine_state();
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(name, commands[i].name))
             return commands[i].run(argc - 1, argv + 1);
