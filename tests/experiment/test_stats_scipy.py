@@ -2,14 +2,13 @@
 brute force, on many seeded random cases: t distribution, incomplete beta,
 summaries, Welch's test, exact Mann-Whitney (with and without ties), Fieller
 intervals (an independent Python implementation, plus their coverage)."""
-import ctypes
 import itertools
 import math
-import os
-import subprocess
 import sys
 
 import numpy as np
+
+import gtlib
 
 try:
     from scipy import special, stats
@@ -17,72 +16,9 @@ except ImportError:
     sys.exit("test_stats_scipy: SciPy is missing (Debian python3-scipy); run scripts/install-deps.sh")
 
 
-def reexec_with_sanitizer_runtime():
-    """An ASan-built library can only be loaded by a process that starts with
-    the ASan runtime: re-run this script with it preloaded."""
-    if os.environ.get("GREENTUNE_SANITIZE") != "1" or os.environ.get("GT_TEST_PRELOADED"):
-        return
-    libs = []
-    for name in ("libasan.so", "libubsan.so"):
-        path = subprocess.run(["gcc", "-print-file-name=" + name], capture_output=True,
-                              text=True).stdout.strip()
-        if os.path.isabs(path):
-            libs.append(path)
-    env = dict(os.environ, GT_TEST_PRELOADED="1", LD_PRELOAD=" ".join(libs),
-               ASAN_OPTIONS="detect_leaks=0")  # the interpreter itself is not leak-clean
-    os.execve(sys.executable, [sys.executable] + sys.argv, env)
-
-
-reexec_with_sanitizer_runtime()
-lib = ctypes.CDLL(os.path.join(os.environ["GREENTUNE_BUILD_DIR"], "libgreentune.so"))
-
-
-class Summary(ctypes.Structure):
-    _fields_ = [("n", ctypes.c_size_t), ("mean", ctypes.c_double), ("std", ctypes.c_double),
-                ("ci_lo", ctypes.c_double), ("ci_hi", ctypes.c_double)]
-
-
-class Welch(ctypes.Structure):
-    _fields_ = [("tested", ctypes.c_int), ("t", ctypes.c_double), ("df", ctypes.c_double),
-                ("p", ctypes.c_double)]
-
-
-class MannWhitney(ctypes.Structure):
-    _fields_ = [("tested", ctypes.c_int), ("u", ctypes.c_double), ("p", ctypes.c_double)]
-
-
-class RatioCI(ctypes.Structure):
-    _fields_ = [("pct", ctypes.c_double), ("ci_lo", ctypes.c_double), ("ci_hi", ctypes.c_double)]
-
-
-D = ctypes.c_double
-P = ctypes.POINTER(ctypes.c_double)
-Z = ctypes.c_size_t
-for name, res, args in [
-    ("gt_incomplete_beta", D, [D, D, D]), ("gt_t_cdf", D, [D, D]),
-    ("gt_t_two_sided_p", D, [D, D]), ("gt_t_quantile", D, [D, D]),
-    ("gt_summarize", Summary, [P, Z]), ("gt_welch_test", Welch, [P, Z, P, Z]),
-    ("gt_mann_whitney_test", MannWhitney, [P, Z, P, Z]), ("gt_delta_pct", RatioCI, [P, Z, P, Z]),
-]:
-    getattr(lib, name).restype = res
-    getattr(lib, name).argtypes = args
-
-failures = 0
-
-
-def check(ok, what):
-    global failures
-    if not ok:
-        failures += 1
-        print("FAIL:", what)
-
-
-def close(a, b, rel=1e-9, abs_tol=1e-12):
-    return abs(a - b) <= rel * max(abs(a), abs(b)) + abs_tol
-
-
-def arr(values):
-    return (ctypes.c_double * len(values))(*values), len(values)
+lib = gtlib.load()
+Summary, Welch, MannWhitney, RatioCI = gtlib.Summary, gtlib.Welch, gtlib.MannWhitney, gtlib.RatioCI
+check, close, arr = gtlib.check, gtlib.close, gtlib.arr
 
 
 rng = np.random.default_rng(20240611)
@@ -205,5 +141,5 @@ for test in [test_t_distribution_against_scipy, test_incomplete_beta_against_sci
              test_mann_whitney_against_scipy_and_brute_force, test_fieller_against_python,
              test_fieller_covers_the_true_ratio]:
     test()
-    print("ok" if failures == 0 else "after failures:", test.__name__)
-sys.exit(1 if failures else 0)
+    print("ok" if gtlib.failures == 0 else "after failures:", test.__name__)
+sys.exit(1 if gtlib.failures else 0)
