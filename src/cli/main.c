@@ -13,6 +13,7 @@ typedef struct {
 
 static const command commands[] = {
     {"measure", cmd_measure, "energy, power and emissions of any command"},
+    {"report",  cmd_report,  "Table I, Fig. 2, bundles and Pareto fronts from a sweep's database"},
 };
 
 static void print_help(FILE *out)

@@ -61,6 +61,16 @@ static void test_summary_of_a_small_sample(void)
     CHECK(isnan(gt_summarize(x, 0).mean));
 }
 
+/* Identical repeats summarize to exactly that value and no spread. */
+static void test_identical_values_have_exactly_zero_spread(void)
+{
+    double x[] = {0.2, 0.2, 0.2};
+    gt_summary s = gt_summarize(x, 3);
+    CHECK(s.mean == 0.2);
+    CHECK(s.std == 0);
+    CHECK(s.ci_lo == 0.2 && s.ci_hi == 0.2);
+}
+
 /* Large values close together: a one-pass formula would lose every digit. */
 static void test_std_survives_large_offsets(void)
 {
@@ -167,6 +177,7 @@ int main(void)
     RUN(test_t_cdf_with_one_df_is_cauchy);
     RUN(test_incomplete_beta_matches_the_binomial_sum);
     RUN(test_summary_of_a_small_sample);
+    RUN(test_identical_values_have_exactly_zero_spread);
     RUN(test_std_survives_large_offsets);
     RUN(test_welch_on_the_published_example);
     RUN(test_welch_needs_two_values_per_side);
