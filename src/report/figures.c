@@ -88,6 +88,12 @@ void figure_quadrant(rbuf *b, const gt_analysis *a)
                 "y2=\"%.1f\"/><line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/></g>\n",
                 ox, f.top, ox, f.top + f.height, f.left, oy, f.left + f.width, oy);
 
+    svg_layout layout = {0};
+    svg_layout_reserve(&layout, ox, oy, 11);
+    for (size_t i = 0; i < a->n_variants; i++)
+        if (quadrant(a, i) != 2)
+            svg_layout_reserve(&layout, svg_x(&f, a->variants[i].d_stage_energy[GT_STAGE_EVAL].pct),
+                               svg_y(&f, a->variants[i].d_stage_time[GT_STAGE_EVAL].pct), 7);
     for (size_t i = 0; i < a->n_variants; i++) {
         int q = quadrant(a, i);
         if (q == 2)
@@ -106,14 +112,20 @@ void figure_quadrant(rbuf *b, const gt_analysis *a)
             svg_star(b, px, py, 11, YELLOW, tip);
         else
             svg_dot(b, px, py, 6, color, tip);
-        svg_text(b, px + 9, py - 7, "start", 12, "#111111", v->name);
     }
+    /* Labels last, so that none hides under a later point. */
+    for (size_t i = 0; i < a->n_variants; i++)
+        if (quadrant(a, i) != 2)
+            svg_layout_label(b, &layout, svg_x(&f, a->variants[i].d_stage_energy[GT_STAGE_EVAL].pct),
+                             svg_y(&f, a->variants[i].d_stage_time[GT_STAGE_EVAL].pct), 12, "#111111",
+                             a->variants[i].name);
     if (a->baseline != GT_NONE && a->variants[a->baseline].runs > 0) {
         char label[GT_NAME_MAX + 16];
         snprintf(label, sizeof label, "%s (baseline)", a->variants[a->baseline].name);
         svg_star(b, ox, oy, 11, RED, label);
-        svg_text(b, ox + 10, oy + 18, "start", 12, "#111111", label);
+        svg_layout_label(b, &layout, ox, oy, 12, "#111111", label);
     }
+    svg_layout_free(&layout);
     quadrant_legend(b, f.left + 10, 28);
     svg_close(b);
 }
@@ -208,6 +220,10 @@ void figure_pareto(rbuf *b, const gt_analysis *a, int time_axis)
     const size_t *front = time_axis ? a->pareto_time : a->pareto_f1;
     size_t n_front = time_axis ? a->n_pareto_time : a->n_pareto_f1;
     front_line(b, &f, x, y, front, n_front);
+    svg_layout layout = {0};
+    for (size_t i = 0; i < n; i++)
+        if (!isnan(x[i]) && !isnan(y[i]))
+            svg_layout_reserve(&layout, svg_x(&f, x[i]), svg_y(&f, y[i]), 6);
     for (size_t i = 0; i < n; i++) {
         if (isnan(x[i]) || isnan(y[i]))
             continue;
@@ -217,9 +233,16 @@ void figure_pareto(rbuf *b, const gt_analysis *a, int time_axis)
         char tip[GT_NAME_MAX + 64];
         snprintf(tip, sizeof tip, "%s: %.4g J, %s %.4g", a->variants[i].name, x[i], time_axis ? "time" : "F1", y[i]);
         svg_dot(b, svg_x(&f, x[i]), svg_y(&f, y[i]), on_front ? 6 : 4, on_front ? BLUE : GRAY, tip);
-        svg_text(b, svg_x(&f, x[i]) + 7, svg_y(&f, y[i]) - 6, "start", 11, on_front ? "#111111" : "#777777",
-                 a->variants[i].name);
     }
+    for (size_t i = 0; i < n; i++) {
+        int on_front = 0;
+        for (size_t k = 0; k < n_front; k++)
+            on_front |= front[k] == i;
+        if (!isnan(x[i]) && !isnan(y[i]))
+            svg_layout_label(b, &layout, svg_x(&f, x[i]), svg_y(&f, y[i]), 11, on_front ? "#111111" : "#777777",
+                             a->variants[i].name);
+    }
+    svg_layout_free(&layout);
     svg_close(b);
     free(x);
     free(y);

@@ -2,6 +2,8 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* Heckbert's "nice numbers": the closest (round) or next larger of 1, 2, 5
  * times a power of ten. */
@@ -150,4 +152,78 @@ void svg_star(rbuf *b, double cx, double cy, double r, const char *fill, const c
     rbuf_printf(b, "\" fill=\"%s\" stroke=\"#222222\" stroke-width=\"1\">", fill);
     title_element(b, title);
     rbuf_puts(b, "</polygon>\n");
+}
+
+static void layout_add(svg_layout *l, svg_box box)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 32;
+        svg_box *p = realloc(l->boxes, cap * sizeof *p);
+        if (!p)
+            return;   /* labels may then overlap; the figure is still right */
+        l->boxes = p;
+        l->cap = cap;
+    }
+    l->boxes[l->n++] = box;
+}
+
+void svg_layout_reserve(svg_layout *l, double cx, double cy, double r)
+{
+    svg_box box = {cx - r, cy - r, cx + r, cy + r, 1};
+    layout_add(l, box);
+}
+
+static double overlap(const svg_box *a, const svg_box *b)
+{
+    double w = fmin(a->x1, b->x1) - fmax(a->x0, b->x0), h = fmin(a->y1, b->y1) - fmax(a->y0, b->y0);
+    return w > 0 && h > 0 ? w * h : 0;
+}
+
+/* From (x, y) to the nearest point of the box. */
+static double distance_to_box(const svg_box *box, double x, double y)
+{
+    double dx = fmax(fmax(box->x0 - x, 0), x - box->x1), dy = fmax(fmax(box->y0 - y, 0), y - box->y1);
+    return sqrt(dx * dx + dy * dy);
+}
+
+void svg_layout_label(rbuf *b, svg_layout *l, double cx, double cy, int size, const char *fill, const char *text)
+{
+    /* Sans-serif digits and capitals average about 0.62 em. */
+    double w = 0.62 * size * (double)strlen(text), h = size;
+    const struct {
+        double dx, dy;
+        int left;
+    } spots[] = {{9, -7, 0}, {9, 7 + h, 0}, {-9, -7, 1}, {-9, 7 + h, 1}};
+    int best = 0;
+    double best_overlap = INFINITY;
+    svg_box best_box = {0, 0, 0, 0, 0};
+    for (int k = 0; k < 4; k++) {
+        double x = cx + spots[k].dx, y = cy + spots[k].dy;
+        svg_box box = {spots[k].left ? x - w : x, y - h, spots[k].left ? x : x + w, y + 2, 0};
+        double total = 0;
+        for (size_t i = 0; i < l->n; i++) {
+            total += overlap(&box, &l->boxes[i]);
+            /* A label nearer another point would name the wrong one. */
+            if (l->boxes[i].point &&
+                distance_to_box(&box, (l->boxes[i].x0 + l->boxes[i].x1) / 2, (l->boxes[i].y0 + l->boxes[i].y1) / 2) <
+                    distance_to_box(&box, cx, cy) - 0.5)
+                total += 1e4;
+        }
+        if (total < best_overlap) {
+            best_overlap = total;
+            best = k;
+            best_box = box;
+        }
+        if (total == 0)
+            break;
+    }
+    svg_text(b, cx + spots[best].dx, cy + spots[best].dy, spots[best].left ? "end" : "start", size, fill, text);
+    layout_add(l, best_box);
+}
+
+void svg_layout_free(svg_layout *l)
+{
+    free(l->boxes);
+    l->boxes = NULL;
+    l->n = l->cap = 0;
 }

@@ -36,4 +36,22 @@ void svg_text(rbuf *b, double x, double y, const char *anchor, int size, const c
 void svg_dot(rbuf *b, double cx, double cy, double r, const char *fill, const char *title);
 void svg_star(rbuf *b, double cx, double cy, double r, const char *fill, const char *title);
 
+/* Labels that keep out of each other's way: reserve the points' areas, then
+ * each label takes the first of four spots around its point (right above,
+ * right below, left above, left below) that overlaps the least and sits
+ * nearer its own point than any other. */
+typedef struct {
+    double x0, y0, x1, y1;
+    int point;   /* a reserved point, not a label */
+} svg_box;
+
+typedef struct {
+    svg_box *boxes;
+    size_t n, cap;
+} svg_layout;
+
+void svg_layout_reserve(svg_layout *l, double cx, double cy, double r);
+void svg_layout_label(rbuf *b, svg_layout *l, double cx, double cy, int size, const char *fill, const char *text);
+void svg_layout_free(svg_layout *l);
+
 #endif

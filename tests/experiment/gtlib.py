@@ -24,6 +24,20 @@ def arr(values):
     return (ctypes.c_double * len(values))(*values), len(values)
 
 
+def fieller(x, b):
+    """Fieller's 95 % interval for mean(x)/mean(b) as a percent change, written
+    from the textbook formula (Welch-Satterthwaite df): (pct, lo, hi)."""
+    import numpy as np
+    from scipy import stats
+    mx, mb = np.mean(x), np.mean(b)
+    vx, vb = np.var(x, ddof=1) / len(x), np.var(b, ddof=1) / len(b)
+    r = mx / mb
+    df = (vx + r * r * vb) ** 2 / (vx ** 2 / (len(x) - 1) + (r * r * vb) ** 2 / (len(b) - 1))
+    t = stats.t.ppf(0.975, df)
+    roots = np.sort(np.roots([mb * mb - t * t * vb, -2 * mx * mb, mx * mx - t * t * vx]).real)
+    return 100 * (r - 1), 100 * (roots[0] - 1), 100 * (roots[1] - 1)
+
+
 def reexec_with_sanitizer_runtime():
     """An ASan-built library can only be loaded by a process that starts with
     the ASan runtime: re-run the calling script with it preloaded."""
