@@ -121,9 +121,10 @@ gt_status store_begin(gt_store *store, gt_error *err)
     return exec_sql(store, "BEGIN IMMEDIATE", "starting a transaction", err);
 }
 
-gt_status store_commit(gt_store *store, gt_error *err)
+gt_status store_end(gt_store *store, gt_status st, gt_error *err)
 {
-    gt_status st = exec_sql(store, "COMMIT", "committing", err);
+    if (st == GT_OK)
+        st = exec_sql(store, "COMMIT", "committing", err);
     if (st != GT_OK)
         store_rollback(store);
     return st;
@@ -212,11 +213,7 @@ static gt_status migrate(gt_store *store, int version, gt_error *err)
              GT_STORE_SCHEMA_VERSION);
     if (st == GT_OK)
         st = exec_sql(store, sql, "writing the schema version", err);
-    if (st != GT_OK) {
-        store_rollback(store);
-        return st;
-    }
-    return store_commit(store, err);
+    return store_end(store, st, err);
 }
 
 /* Checks what the file is: ours and current (or migratable), new (empty),
@@ -445,11 +442,7 @@ gt_status gt_store_experiment(gt_store *store, const gt_experiment_spec *spec, i
     for (size_t i = 0; st == GT_OK && i < spec->n_variants; i++)
         st = store_ensure_variant(store, *experiment_id, spec->variants[i].name, spec->variants[i].knobs_json,
                                   spec->variants[i].command_json, err);
-    if (st != GT_OK) {
-        store_rollback(store);
-        return st;
-    }
-    return store_commit(store, err);
+    return store_end(store, st, err);
 }
 
 /* Joins the experiment names for a message ("demo, paper"). */

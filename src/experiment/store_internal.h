@@ -19,10 +19,11 @@ struct gt_store {
  * not a database, read-only, disk full, or "<doing>: <sqlite message>". */
 gt_status store_sql_error(gt_store *store, gt_error *err, const char *doing);
 
-/* BEGIN IMMEDIATE (takes the write lock now, waiting up to the busy timeout),
- * COMMIT, ROLLBACK. */
+/* BEGIN IMMEDIATE (takes the write lock now, waiting up to the busy timeout). */
 gt_status store_begin(gt_store *store, gt_error *err);
-gt_status store_commit(gt_store *store, gt_error *err);
+/* Ends the transaction: COMMIT when st is GT_OK, else ROLLBACK; returns the
+ * outcome (st, or the commit's failure). */
+gt_status store_end(gt_store *store, gt_status st, gt_error *err);
 void store_rollback(gt_store *store);
 
 /* Prepares sql or fills err. */

@@ -43,33 +43,51 @@ static gt_status load_header(gt_store *store, int64_t id, gt_experiment_data *da
     return st;
 }
 
-static gt_status load_variants(gt_store *store, gt_experiment_data *data, gt_error *err)
+/* Runs sql (with ?1 = the experiment's id) and appends one item of elem bytes
+ * per row to *items, filled by read_row. */
+static gt_status load_rows(gt_store *store, const char *sql, int64_t id, void **items, size_t *count, size_t elem,
+                           void (*read_row)(sqlite3_stmt *stmt, void *item), const char *doing, gt_error *err)
 {
+    *items = NULL;
+    *count = 0;
     sqlite3_stmt *stmt;
-    gt_status st = store_prepare(store,
-                                 "SELECT name, position, knobs, command FROM variants WHERE experiment_id = ?1 "
-                                 "ORDER BY position",
-                                 &stmt, err);
+    gt_status st = store_prepare(store, sql, &stmt, err);
     if (st != GT_OK)
         return st;
-    sqlite3_bind_int64(stmt, 1, data->id);
+    sqlite3_bind_int64(stmt, 1, id);
     size_t cap = 0;
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        gt_variant_record *v = append((void **)&data->variants, &data->n_variants, &cap, sizeof *v);
-        if (!v) {
-            st = gt_error_set(err, GT_ERR_NOMEM, "%s: out of memory", store->path);
+        void *item = append(items, count, &cap, elem);
+        if (!item) {
+            st = gt_error_set(err, GT_ERR_NOMEM, "%s: out of memory %s", store->path, doing);
             break;
         }
-        store_column_copy(stmt, 0, v->name, sizeof v->name);
-        v->position = sqlite3_column_int(stmt, 1);
-        v->knobs_json = store_column_strdup(stmt, 2);
-        v->command_json = store_column_strdup(stmt, 3);
+        read_row(stmt, item);
     }
     if (st == GT_OK && rc != SQLITE_DONE)
-        st = store_sql_error(store, err, "reading variants");
+        st = store_sql_error(store, err, doing);
     sqlite3_finalize(stmt);
     return st;
+}
+
+static void read_variant_row(sqlite3_stmt *stmt, void *item)
+{
+    gt_variant_record *v = item;
+    store_column_copy(stmt, 0, v->name, sizeof v->name);
+    v->position = sqlite3_column_int(stmt, 1);
+    v->knobs_json = store_column_strdup(stmt, 2);
+    v->command_json = store_column_strdup(stmt, 3);
+}
+
+static void read_idle_row(sqlite3_stmt *stmt, void *item)
+{
+    gt_idle_record *m = item;
+    store_column_copy(stmt, 0, m->meter, sizeof m->meter);
+    m->estimated = sqlite3_column_int(stmt, 1);
+    m->duration_s = sqlite3_column_double(stmt, 2);
+    m->energy_j = sqlite3_column_double(stmt, 3);
+    store_column_copy(stmt, 4, m->measured, sizeof m->measured);
 }
 
 static int stage_index(const char *name)
@@ -123,8 +141,9 @@ static gt_status load_stages(gt_store *store, gt_run_record *run, gt_error *err)
     return GT_OK;
 }
 
-static void read_run_row(sqlite3_stmt *stmt, gt_run_record *r)
+static void read_run_row(sqlite3_stmt *stmt, void *item)
 {
+    gt_run_record *r = item;
     r->id = sqlite3_column_int64(stmt, 0);
     store_column_copy(stmt, 1, r->variant, sizeof r->variant);
     r->repeat = sqlite3_column_int(stmt, 2);
@@ -158,63 +177,18 @@ static void read_run_row(sqlite3_stmt *stmt, gt_run_record *r)
 
 static gt_status load_runs(gt_store *store, gt_experiment_data *data, gt_error *err)
 {
-    sqlite3_stmt *stmt;
-    gt_status st = store_prepare(
+    void *rows;
+    gt_status st = load_rows(
         store,
         "SELECT r.id, r.variant, r.repeat, r.planned_order, r.status, r.attempts, r.hostname, r.cpu_model, r.cores, "
         "r.meter, r.estimated, r.energy_j, r.duration_s, r.cpu_j, r.dram_j, r.gpu_j, r.accuracy, r.precision, "
         "r.recall, r.f1, r.f1_weighted, r.mcc, r.confusion, r.knobs, r.error, r.stderr_tail, r.started, r.finished "
         "FROM runs r JOIN variants v ON v.experiment_id = r.experiment_id AND v.name = r.variant "
         "WHERE r.experiment_id = ?1 ORDER BY v.position, r.repeat",
-        &stmt, err);
-    if (st != GT_OK)
-        return st;
-    sqlite3_bind_int64(stmt, 1, data->id);
-    size_t cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        gt_run_record *r = append((void **)&data->runs, &data->n_runs, &cap, sizeof *r);
-        if (!r) {
-            st = gt_error_set(err, GT_ERR_NOMEM, "%s: out of memory", store->path);
-            break;
-        }
-        read_run_row(stmt, r);
-    }
-    if (st == GT_OK && rc != SQLITE_DONE)
-        st = store_sql_error(store, err, "reading runs");
-    sqlite3_finalize(stmt);
+        data->id, &rows, &data->n_runs, sizeof *data->runs, read_run_row, "reading runs", err);
+    data->runs = rows;
     for (size_t i = 0; st == GT_OK && i < data->n_runs; i++)
         st = load_stages(store, &data->runs[i], err);
-    return st;
-}
-
-static gt_status load_idle(gt_store *store, gt_experiment_data *data, gt_error *err)
-{
-    sqlite3_stmt *stmt;
-    gt_status st = store_prepare(store,
-                                 "SELECT meter, estimated, duration_s, energy_j, measured FROM idle "
-                                 "WHERE experiment_id = ?1 ORDER BY id",
-                                 &stmt, err);
-    if (st != GT_OK)
-        return st;
-    sqlite3_bind_int64(stmt, 1, data->id);
-    size_t cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        gt_idle_record *m = append((void **)&data->idle, &data->n_idle, &cap, sizeof *m);
-        if (!m) {
-            st = gt_error_set(err, GT_ERR_NOMEM, "%s: out of memory", store->path);
-            break;
-        }
-        store_column_copy(stmt, 0, m->meter, sizeof m->meter);
-        m->estimated = sqlite3_column_int(stmt, 1);
-        m->duration_s = sqlite3_column_double(stmt, 2);
-        m->energy_j = sqlite3_column_double(stmt, 3);
-        store_column_copy(stmt, 4, m->measured, sizeof m->measured);
-    }
-    if (st == GT_OK && rc != SQLITE_DONE)
-        st = store_sql_error(store, err, "reading idle measurements");
-    sqlite3_finalize(stmt);
     return st;
 }
 
@@ -228,12 +202,23 @@ gt_status gt_store_load(gt_store *store, const char *experiment, gt_experiment_d
     gt_status st = gt_store_find_experiment(store, experiment, &id, err);
     if (st == GT_OK)
         st = load_header(store, id, data, err);
-    if (st == GT_OK)
-        st = load_variants(store, data, err);
+    void *rows = NULL;
+    if (st == GT_OK) {
+        st = load_rows(store, "SELECT name, position, knobs, command FROM variants WHERE experiment_id = ?1 "
+                              "ORDER BY position",
+                       id, &rows, &data->n_variants, sizeof *data->variants, read_variant_row, "reading variants",
+                       err);
+        data->variants = rows;
+    }
     if (st == GT_OK)
         st = load_runs(store, data, err);
-    if (st == GT_OK)
-        st = load_idle(store, data, err);
+    if (st == GT_OK) {
+        st = load_rows(store, "SELECT meter, estimated, duration_s, energy_j, measured FROM idle "
+                              "WHERE experiment_id = ?1 ORDER BY id",
+                       id, &rows, &data->n_idle, sizeof *data->idle, read_idle_row, "reading idle measurements",
+                       err);
+        data->idle = rows;
+    }
     store_rollback(store);
     if (st != GT_OK)
         gt_experiment_data_free(data);

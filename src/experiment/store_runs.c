@@ -34,11 +34,7 @@ gt_status gt_store_plan_runs(gt_store *store, int64_t experiment_id, const gt_ru
             st = store_exec_stmt(store, stmt, "planning runs", err);
         }
     }
-    if (st != GT_OK) {
-        store_rollback(store);
-        return st;
-    }
-    return store_commit(store, err);
+    return store_end(store, st, err);
 }
 
 static gt_run_status parse_status(const char *s)
@@ -175,10 +171,7 @@ gt_status gt_store_claim_run(gt_store *store, int64_t run_id, int retry_failed, 
         sqlite3_bind_text(stmt, 6, now, -1, SQLITE_TRANSIENT);
         st = store_exec_stmt(store, stmt, "claiming a run", err);
     }
-    if (st == GT_OK)
-        st = store_commit(store, err);
-    else
-        store_rollback(store);
+    st = store_end(store, st, err);
     *claimed = st == GT_OK;
     return st;
 }
@@ -272,10 +265,7 @@ gt_status gt_store_finish_run(gt_store *store, int64_t run_id, const cJSON *run,
         st = check_owned(store, run_id, err);
         if (st == GT_OK)
             st = store_write_run(store, run_id, &in, err);
-        if (st == GT_OK)
-            st = store_commit(store, err);
-        else
-            store_rollback(store);
+        st = store_end(store, st, err);
     }
     store_run_input_free(&in);
     return st;
@@ -316,10 +306,7 @@ gt_status gt_store_fail_run(gt_store *store, int64_t run_id, const char *message
         sqlite3_bind_text(stmt, 4, now, -1, SQLITE_TRANSIENT);
         st = store_exec_stmt(store, stmt, "recording a failed run", err);
     }
-    if (st == GT_OK)
-        return store_commit(store, err);
-    store_rollback(store);
-    return st;
+    return store_end(store, st, err);
 }
 
 /* The id of (experiment, variant, repeat), planning the run first if needed. */
@@ -380,10 +367,7 @@ gt_status gt_store_add_run_from_json(gt_store *store, int64_t experiment_id, con
                           store->path, variant, repeat);
     if (st == GT_OK)
         st = store_write_run(store, run_id, &in, err);
-    if (st == GT_OK)
-        st = store_commit(store, err);
-    else
-        store_rollback(store);
+    st = store_end(store, st, err);
     store_run_input_free(&in);
     return st;
 }

@@ -214,6 +214,16 @@ static size_t pending_count(gt_store *db, int64_t exp, int retry_failed, gt_run_
     return n;
 }
 
+/* A fresh store with V0 x 2 and V8 x 2 planned; *first is the first pending run. */
+static gt_store *planned_store(const char *name, int64_t *exp, gt_run_ref *first)
+{
+    gt_store *db = open_store(name);
+    *exp = make_experiment(db, "demo");
+    plan_four(db, *exp);
+    pending_count(db, *exp, 0, first);
+    return db;
+}
+
 static void test_resume_walks_the_plan_in_order(void)
 {
     gt_store *db = open_store("resume.db");
@@ -248,12 +258,10 @@ static void test_resume_walks_the_plan_in_order(void)
 
 static void test_failed_runs_are_kept_and_retried_on_request(void)
 {
-    gt_store *db = open_store("failed.db");
-    int64_t exp = make_experiment(db, "demo");
-    plan_four(db, exp);
-    gt_error err = {0};
+    int64_t exp;
     gt_run_ref first;
-    pending_count(db, exp, 0, &first);
+    gt_store *db = planned_store("failed.db", &exp, &first);
+    gt_error err = {0};
     int claimed;
     CHECK_EQ_INT(gt_store_claim_run(db, first.id, 0, &claimed, &err), GT_OK);
     char *noise = malloc(20000);
@@ -288,11 +296,9 @@ static void test_failed_runs_are_kept_and_retried_on_request(void)
  * next sweep sees the run as pending and redoes it, as a second attempt. */
 static void test_a_run_left_running_by_a_dead_process_is_redone(void)
 {
-    gt_store *db = open_store("orphan.db");
-    int64_t exp = make_experiment(db, "demo");
-    plan_four(db, exp);
+    int64_t exp;
     gt_run_ref first;
-    pending_count(db, exp, 0, &first);
+    gt_store *db = planned_store("orphan.db", &exp, &first);
     gt_store_close(db);
 
     fflush(NULL);
@@ -349,11 +355,9 @@ static void set_owner(const char *db_name, const char *assignment)
 
 static void test_owner_identity_beyond_the_pid(void)
 {
-    gt_store *db = open_store("owner.db");
-    int64_t exp = make_experiment(db, "demo");
-    plan_four(db, exp);
+    int64_t exp;
     gt_run_ref first;
-    pending_count(db, exp, 0, &first);
+    gt_store *db = planned_store("owner.db", &exp, &first);
     gt_error err = {0};
     int claimed;
     CHECK_EQ_INT(gt_store_claim_run(db, first.id, 0, &claimed, &err), GT_OK);
@@ -489,11 +493,9 @@ static void test_missing_file_for_reading(void)
  * then says the database is locked. Readers go on (WAL). */
 static void test_locked_database_gives_one_clear_line(void)
 {
-    gt_store *db = open_store("locked.db");
-    int64_t exp = make_experiment(db, "demo");
-    plan_four(db, exp);
+    int64_t exp;
     gt_run_ref first;
-    pending_count(db, exp, 0, &first);
+    gt_store *db = planned_store("locked.db", &exp, &first);
 
     sqlite3 *other;
     CHECK_EQ_INT(sqlite3_open(test_path("locked.db"), &other), SQLITE_OK);
