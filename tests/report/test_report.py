@@ -293,7 +293,40 @@ def test_experiment_without_finished_runs():
           f"empty experiment: {d['meter']} {d['warnings']}")
 
 
-for test in [test_json_has_the_contract_keys, test_json_numbers_match_an_independent_computation,
+def variant_fixture(name, edit):
+    """A copy of the fixture with each run record passed through edit(i, record), as a database."""
+    fx = json.loads(json.dumps(fixture))
+    fx["name"] = name
+    for i, r in enumerate(r for r in fx["runs"] if "record" in r):
+        edit(i, r["record"])
+    path, db = os.path.join(tmp, name + ".json"), os.path.join(tmp, name + ".db")
+    with open(path, "w") as f:
+        json.dump(fx, f)
+    subprocess.run([os.environ["GREENTUNE_FIXTURE_DB"], path, db], check=True)
+    return db
+
+
+def test_the_source_is_told_as_it_is():
+    def measured(i, rec):
+        rec["meter"], rec["estimated"] = "rapl", False
+    db = variant_fixture("measured", measured)
+    md = greentune("report", db).stdout
+    check('meter "rapl" — measured by hardware energy counters' in md and "ESTIMATED" not in md.split("Idle")[0],
+          "a measured experiment says so")
+    html = greentune("report", db, "--format", "html").stdout
+    check("(estimated)</text>" not in html, "measured axes carry no (estimated)")
+
+    def mixed(i, rec):
+        if i % 2:
+            rec["meter"], rec["estimated"] = "rapl", False
+            rec["machine"] = {"hostname": "other-host", "cpu_model": "x", "cores": 4}
+    d = json.loads(greentune("report", variant_fixture("mixed", mixed), "--format", "json").stdout)
+    check(d["meter"] == "mixed" and d["estimated"] is True and d["hosts"] == 2, f"mixed: {d['meter']} {d['hosts']}")
+    check(any("different meters" in w for w in d["warnings"]) and any("2 machines" in w for w in d["warnings"]),
+          f"mixed warnings: {d['warnings']}")
+
+
+for test in [test_the_source_is_told_as_it_is, test_json_has_the_contract_keys, test_json_numbers_match_an_independent_computation,
              test_hand_computed_values, test_interaction_interval_recomputed, test_csv_agrees_with_json,
              test_markdown_table_one, test_html_is_self_contained, test_out_writes_the_file_and_guesses_the_format,
              test_bad_input_gives_one_clear_line, test_locked_database_gives_one_clear_line,
