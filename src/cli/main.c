@@ -15,6 +15,7 @@ static const command commands[] = {
     {"measure", cmd_measure, "energy, power and emissions of any command"},
     {"inspect", cmd_inspect, "tensors, config and tokenizer facts of a model file or directory"},
     {"knobs", cmd_knobs, "the knob catalog; check a set of knobs and show what it would change"},
+    {"report",  cmd_report,  "Table I, Fig. 2, bundles and Pareto fronts from a sweep's database"},
 };
 
 static void print_help(FILE *out)
