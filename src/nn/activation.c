@@ -1,0 +1,150 @@
+/* Activations: GELU (erf, as torch.nn.functional.gelu, and tanh, as
+ * gelu(approximate='tanh')), ReLU, GeGLU (ModernBERT's MLP) and tanh (BERT's
+ * pooler).
+ *
+ * GELU erf is x Phi(x) with Phi(x) = erfc(-x / sqrt 2) / 2, evaluated from
+ * erfc of |x| so that the negative tail keeps its relative accuracy:
+ *   x >= 0: Phi = 1 - erfc(x / sqrt 2) / 2,  x < 0: Phi = erfc(-x / sqrt 2) / 2.
+ * GELU tanh is x (1 + tanh u) / 2 = x sigmoid(2u), u = sqrt(2/pi)(x + 0.044715 x^3),
+ * written with the sigmoid for the same reason. */
+#include <math.h>
+
+#include "nn/fastmath.h"
+#include "nn/ops.h"
+
+#define INV_SQRT2 0.70710678118654752f
+#define INV_SQRT_2PI 0.39894228040143268f
+#define SQRT_2_OVER_PI 0.79788456080286536f
+#define GELU_TANH_C 0.044715f
+
+/* act(x) and, when slope is non-NULL, act'(x). kind is a constant at every
+ * call site (the callers switch on it outside their loops), so this inlines
+ * into a branch-free vectorized loop body. */
+static inline __attribute__((always_inline)) float act_eval(activation_kind kind, float x, float *slope)
+{
+    switch (kind) {
+    case ACTIVATION_GELU_ERF: {
+        float half_erfc = 0.5f * nn_erfcf((x < 0.0f ? -x : x) * INV_SQRT2);
+        float phi = x < 0.0f ? half_erfc : 1.0f - half_erfc;
+        if (slope)
+            *slope = phi + x * INV_SQRT_2PI * nn_expf(-0.5f * x * x);
+        return x * phi;
+    }
+    case ACTIVATION_GELU_TANH: {
+        float u = SQRT_2_OVER_PI * (x + GELU_TANH_C * x * x * x);
+        float sig = 1.0f / (1.0f + nn_expf(-2.0f * u));
+        if (slope)
+            *slope = sig + 2.0f * x * sig * (1.0f - sig) * SQRT_2_OVER_PI * (1.0f + 3.0f * GELU_TANH_C * x * x);
+        return x * sig;
+    }
+    default: /* ACTIVATION_RELU; the gradient at 0 is 0, as in PyTorch */
+        if (slope)
+            *slope = x > 0.0f ? 1.0f : 0.0f;
+        return x > 0.0f ? x : 0.0f;
+    }
+}
+
+static inline __attribute__((always_inline)) void act_forward_loop(activation_kind kind, float *y, const float *x,
+                                                                   long n)
+{
+#pragma omp parallel for simd schedule(static)
+    for (long i = 0; i < n; i++)
+        y[i] = act_eval(kind, x[i], NULL);
+}
+
+static inline __attribute__((always_inline)) void act_backward_loop(activation_kind kind, float *dx,
+                                                                    const float *x, const float *dy, long n)
+{
+#pragma omp parallel for simd schedule(static)
+    for (long i = 0; i < n; i++) {
+        float slope;
+        act_eval(kind, x[i], &slope);
+        dx[i] = dy[i] * slope;
+    }
+}
+
+/* y, x: (n). */
+void activation_forward(float *y, const float *x, long n, activation_kind kind)
+{
+    switch (kind) {
+    case ACTIVATION_GELU_ERF: act_forward_loop(ACTIVATION_GELU_ERF, y, x, n); break;
+    case ACTIVATION_GELU_TANH: act_forward_loop(ACTIVATION_GELU_TANH, y, x, n); break;
+    default: act_forward_loop(ACTIVATION_RELU, y, x, n); break;
+    }
+}
+
+/* dx, x, dy: (n). */
+void activation_backward(float *dx, const float *x, const float *dy, long n, activation_kind kind)
+{
+    switch (kind) {
+    case ACTIVATION_GELU_ERF: act_backward_loop(ACTIVATION_GELU_ERF, dx, x, dy, n); break;
+    case ACTIVATION_GELU_TANH: act_backward_loop(ACTIVATION_GELU_TANH, dx, x, dy, n); break;
+    default: act_backward_loop(ACTIVATION_RELU, dx, x, dy, n); break;
+    }
+}
+
+/* y: (N, F) = act(x[:, :F]) * x[:, F:], x: (N, 2F) — ModernBERT's
+ * `input, gate = Wi(h).chunk(2, dim=-1); act(input) * gate`. */
+static inline __attribute__((always_inline)) void geglu_forward_rows(activation_kind kind, float *y,
+                                                                     const float *x, int N, int F)
+{
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *in = x + 2L * n * F, *gate = in + F;
+        float *out = y + (long)n * F;
+#pragma omp simd
+        for (int j = 0; j < F; j++)
+            out[j] = act_eval(kind, in[j], NULL) * gate[j];
+    }
+}
+
+/* dx: (N, 2F): d input = dy gate act'(input), d gate = dy act(input). */
+static inline __attribute__((always_inline)) void geglu_backward_rows(activation_kind kind, float *dx,
+                                                                      const float *x, const float *dy, int N,
+                                                                      int F)
+{
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *in = x + 2L * n * F, *gate = in + F, *g = dy + (long)n * F;
+        float *din = dx + 2L * n * F, *dgate = din + F;
+#pragma omp simd
+        for (int j = 0; j < F; j++) {
+            float slope, a = act_eval(kind, in[j], &slope);
+            din[j] = g[j] * gate[j] * slope;
+            dgate[j] = g[j] * a;
+        }
+    }
+}
+
+void geglu_forward(float *y, const float *x, int N, int F, activation_kind kind)
+{
+    switch (kind) {
+    case ACTIVATION_GELU_ERF: geglu_forward_rows(ACTIVATION_GELU_ERF, y, x, N, F); break;
+    case ACTIVATION_GELU_TANH: geglu_forward_rows(ACTIVATION_GELU_TANH, y, x, N, F); break;
+    default: geglu_forward_rows(ACTIVATION_RELU, y, x, N, F); break;
+    }
+}
+
+void geglu_backward(float *dx, const float *x, const float *dy, int N, int F, activation_kind kind)
+{
+    switch (kind) {
+    case ACTIVATION_GELU_ERF: geglu_backward_rows(ACTIVATION_GELU_ERF, dx, x, dy, N, F); break;
+    case ACTIVATION_GELU_TANH: geglu_backward_rows(ACTIVATION_GELU_TANH, dx, x, dy, N, F); break;
+    default: geglu_backward_rows(ACTIVATION_RELU, dx, x, dy, N, F); break;
+    }
+}
+
+/* y, x: (n). Small (BERT's pooler: B x C), so libm's tanhf is fine. */
+void tanh_forward(float *y, const float *x, long n)
+{
+    for (long i = 0; i < n; i++)
+        y[i] = tanhf(x[i]);
+}
+
+/* dx, y, dy: (n); dx may equal dy. */
+void tanh_backward(float *dx, const float *y, const float *dy, long n)
+{
+#pragma omp simd
+    for (long i = 0; i < n; i++)
+        dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+}

@@ -1,0 +1,240 @@
+/* Multi-head self-attention without the (T, T) matrix (flash-attention style).
+ *
+ * Forward, per (sequence b, head h) and block of BQ queries: walk the key
+ * blocks of BK keys that the block may see, keeping per query the running
+ * maximum m and sum l of the exponentials and an unnormalised output:
+ *   S = q_i k_j^T * scale,  m' = max(m, rowmax S),  P = exp(S - m'),
+ *   l = l exp(m - m') + rowsum P,  out_i = out_i exp(m - m') + P v_j.
+ * At the end out_i /= l and lse = m + log l is saved: it is all the backward
+ * pass needs to rebuild any block of probabilities, P = exp(S - lse).
+ *
+ * Backward, per head, key block j outermost (so dk_j and dv_j finish in one
+ * sweep) and query blocks inside, with Delta_i = rowsum(dout_i * out_i):
+ *   dv_j += P^T dout_i,   dS = P * (dout_i v_j^T - Delta_i),
+ *   dq_i += scale dS k_j, dk_j += scale dS^T q_i.
+ * Blocks the window or the padding rule out entirely are never computed.
+ *
+ * Scratch per thread is O(T D + BQ BK): k^T and v^T of one head plus a few
+ * blocks. Heads run in parallel, each in one thread in a fixed order, so the
+ * results do not depend on the number of threads. */
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+#include "nn/attention_mask.h"
+#include "nn/fastmath.h"
+#include "nn/ops.h"
+#include "nn/tile_gemm.h"
+
+/* 64 x 64 blocks keep S, P and the k^T slice of a block in L1/L2. */
+enum { BQ = 64, BK = 64 };
+
+/* Per thread: k^T and v^T (D, T) each, Delta (T), three (BQ, BK) blocks. */
+static long fused_thread_floats(attention_shape s)
+{
+    return 2L * s.D * s.T + s.T + 3L * BQ * BK;
+}
+
+long fused_attention_scratch_floats(attention_shape s)
+{
+    return fused_thread_floats(s) * omp_get_max_threads();
+}
+
+/* Keys [*k0, *k1) that any query in [i0, i1) may see (the bounds are monotone
+ * in the query index, so the first and last query decide). */
+static void block_key_span(int *k0, int *k1, int i0, int i1, int nvalid, int window)
+{
+    int lo, hi, lo_last, hi_last;
+    attention_key_range(&lo, &hi, i0, nvalid, window);
+    attention_key_range(&lo_last, &hi_last, i1 - 1, nvalid, window);
+    *k0 = lo;
+    *k1 = hi_last;
+}
+
+/* Allowed columns [*a, *b) of query i within the key block [j0, j0 + nk),
+ * relative to j0; *b <= *a when none. */
+static void row_span(int *a, int *b, int i, int j0, int nk, int nvalid, int window)
+{
+    int lo, hi;
+    attention_key_range(&lo, &hi, i, nvalid, window);
+    *a = (lo > j0 ? lo : j0) - j0;
+    *b = (hi < j0 + nk ? hi : j0 + nk) - j0;
+}
+
+/* One key block of the online softmax for query block rows [i0, i0 + nq):
+ * turns the raw scores S (nq, BK) into P in place, rescales the rows of the
+ * running output (row stride ldo) and updates m and l. */
+static void online_softmax_block(float *S, float *o, int ldo, float *m, float *l, int i0, int nq, int j0, int nk,
+                                 int nvalid, attention_shape s)
+{
+    for (int r = 0; r < nq; r++) {
+        float *Sr = S + (long)r * BK;
+        int a, b;
+        row_span(&a, &b, i0 + r, j0, nk, nvalid, s.window);
+        if (a >= b) {
+            memset(Sr, 0, sizeof(float) * nk);
+            continue;
+        }
+        float mx = -INFINITY;
+        for (int j = a; j < b; j++)
+            mx = Sr[j] > mx ? Sr[j] : mx;
+        float m_new = mx * s.scale > m[r] ? mx * s.scale : m[r];
+        float alpha = nn_expf(m[r] - m_new); /* 0 on the first block: m = -inf */
+        float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+        for (int j = a; j < b; j++) {
+            Sr[j] = nn_expf(Sr[j] * s.scale - m_new);
+            sum += Sr[j];
+        }
+        memset(Sr, 0, sizeof(float) * a);
+        memset(Sr + b, 0, sizeof(float) * (nk - b));
+        l[r] = l[r] * alpha + sum;
+        m[r] = m_new;
+        if (alpha != 1.0f) {
+            float *orow = o + (long)r * ldo;
+#pragma omp simd
+            for (int d = 0; d < s.D; d++)
+                orow[d] *= alpha;
+        }
+    }
+}
+
+/* One head's forward. o: (T, D) rows ldo apart; lse: (T). */
+static void head_forward(float *o, int ldo, float *lse, const float *q, int nvalid, float *scratch,
+                         attention_shape s)
+{
+    const int T = s.T, D = s.D, ld = 3 * s.H * s.D;
+    const float *k = q + s.H * s.D, *v = q + 2 * s.H * s.D;
+    float *kt = scratch, *S = kt + 2L * D * T + T;
+    float m[BQ], l[BQ];
+    tile_transpose(kt, T, k, ld, T, D);
+    for (int i0 = 0; i0 < T; i0 += BQ) {
+        int nq = T - i0 < BQ ? T - i0 : BQ;
+        for (int r = 0; r < nq; r++) {
+            m[r] = -INFINITY;
+            l[r] = 0.0f;
+            memset(o + (long)(i0 + r) * ldo, 0, sizeof(float) * D);
+        }
+        int k0, k1;
+        block_key_span(&k0, &k1, i0, i0 + nq, nvalid, s.window);
+        for (int j0 = k0; j0 < k1; j0 += BK) {
+            int nk = k1 - j0 < BK ? k1 - j0 : BK;
+            tile_gemm(S, BK, q + (long)i0 * ld, ld, kt + j0, T, nq, nk, D, 0);
+            online_softmax_block(S, o + (long)i0 * ldo, ldo, m, l, i0, nq, j0, nk, nvalid, s);
+            tile_gemm(o + (long)i0 * ldo, ldo, S, BK, v + (long)j0 * ld, ld, nq, D, nk, 1);
+        }
+        for (int r = 0; r < nq; r++) {
+            float *orow = o + (long)(i0 + r) * ldo;
+            if (l[r] > 0.0f) {
+                float inv = 1.0f / l[r];
+#pragma omp simd
+                for (int d = 0; d < D; d++)
+                    orow[d] *= inv;
+                lse[i0 + r] = m[r] + logf(l[r]);
+            } else {
+                lse[i0 + r] = -INFINITY; /* fully masked row: output stays 0 */
+            }
+        }
+    }
+}
+
+void fused_attention_forward(float *out, float *lse, const float *qkv, const int32_t *valid, float *scratch,
+                             attention_shape s)
+{
+    const int HD = s.H * s.D;
+#pragma omp parallel for schedule(static)
+    for (int bh = 0; bh < s.B * s.H; bh++) {
+        int b = bh / s.H, h = bh % s.H;
+        head_forward(out + attention_out_offset(s, b, h), HD, lse + (long)bh * s.T,
+                     qkv + attention_qkv_offset(s, b, h), valid_tokens(valid, b, s.T),
+                     scratch + fused_thread_floats(s) * omp_get_thread_num(), s);
+    }
+}
+
+/* Rebuilds P = exp(S * scale - lse) for the block in place (0 where masked). */
+static void recompute_probs(float *S, const float *lse, int i0, int nq, int j0, int nk, int nvalid,
+                            attention_shape s)
+{
+    for (int r = 0; r < nq; r++) {
+        float *Sr = S + (long)r * BK;
+        int a, b;
+        row_span(&a, &b, i0 + r, j0, nk, nvalid, s.window);
+        if (a >= b) {
+            memset(Sr, 0, sizeof(float) * nk);
+            continue;
+        }
+        float shift = lse[i0 + r];
+#pragma omp simd
+        for (int j = a; j < b; j++)
+            Sr[j] = nn_expf(Sr[j] * s.scale - shift);
+        memset(Sr, 0, sizeof(float) * a);
+        memset(Sr + b, 0, sizeof(float) * (nk - b));
+    }
+}
+
+/* Grads of one head; dq/dk/dv are views of dqkv like q/k/v of qkv. */
+static void head_backward(float *dq, const float *dO, const float *o, int ldo, const float *q, const float *lse,
+                          int nvalid, float *scratch, attention_shape s)
+{
+    const int T = s.T, D = s.D, HD = s.H * s.D, ld = 3 * HD;
+    const float *k = q + HD, *v = q + 2 * HD;
+    float *dk = dq + HD, *dv = dq + 2 * HD;
+    float *kt = scratch, *vt = kt + (long)D * T, *delta = vt + (long)D * T;
+    float *P = delta + T, *dS = P + BQ * BK, *tr = dS + BQ * BK;
+
+    tile_transpose(kt, T, k, ld, T, D);
+    tile_transpose(vt, T, v, ld, T, D);
+    for (int i = 0; i < T; i++) {
+        const float *a = dO + (long)i * ldo, *b = o + (long)i * ldo;
+        float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+        for (int d = 0; d < D; d++)
+            dot += a[d] * b[d];
+        delta[i] = dot;
+        memset(dq + (long)i * ld, 0, sizeof(float) * D);
+    }
+    for (int j0 = 0; j0 < T; j0 += BK) {
+        int nk = T - j0 < BK ? T - j0 : BK;
+        for (int j = j0; j < j0 + nk; j++) {
+            memset(dk + (long)j * ld, 0, sizeof(float) * D);
+            memset(dv + (long)j * ld, 0, sizeof(float) * D);
+        }
+        for (int i0 = 0; i0 < T; i0 += BQ) {
+            int nq = T - i0 < BQ ? T - i0 : BQ;
+            int k0, k1;
+            block_key_span(&k0, &k1, i0, i0 + nq, nvalid, s.window);
+            if (k0 >= j0 + nk || k1 <= j0)
+                continue;
+            tile_gemm(P, BK, q + (long)i0 * ld, ld, kt + j0, T, nq, nk, D, 0);
+            recompute_probs(P, lse, i0, nq, j0, nk, nvalid, s);
+            tile_transpose(tr, BQ, P, BK, nq, nk);
+            tile_gemm(dv + (long)j0 * ld, ld, tr, BQ, dO + (long)i0 * ldo, ldo, nk, D, nq, 1);
+            tile_gemm(dS, BK, dO + (long)i0 * ldo, ldo, vt + j0, T, nq, nk, D, 0);
+            for (int r = 0; r < nq; r++) {
+                float *dSr = dS + (long)r * BK;
+                const float *Pr = P + (long)r * BK;
+                float dr = delta[i0 + r];
+#pragma omp simd
+                for (int j = 0; j < nk; j++)
+                    dSr[j] = Pr[j] * (dSr[j] - dr) * s.scale;
+            }
+            tile_gemm(dq + (long)i0 * ld, ld, dS, BK, k + (long)j0 * ld, ld, nq, D, nk, 1);
+            tile_transpose(tr, BQ, dS, BK, nq, nk);
+            tile_gemm(dk + (long)j0 * ld, ld, tr, BQ, q + (long)i0 * ld, ld, nk, D, nq, 1);
+        }
+    }
+}
+
+void fused_attention_backward(float *dqkv, const float *dout, const float *out, const float *qkv,
+                              const float *lse, const int32_t *valid, float *scratch, attention_shape s)
+{
+    const int HD = s.H * s.D;
+#pragma omp parallel for schedule(static)
+    for (int bh = 0; bh < s.B * s.H; bh++) {
+        int b = bh / s.H, h = bh % s.H;
+        head_backward(dqkv + attention_qkv_offset(s, b, h), dout + attention_out_offset(s, b, h),
+                      out + attention_out_offset(s, b, h), HD, qkv + attention_qkv_offset(s, b, h),
+                      lse + (long)bh * s.T, valid_tokens(valid, b, s.T),
+                      scratch + fused_thread_floats(s) * omp_get_thread_num(), s);
+    }
+}
