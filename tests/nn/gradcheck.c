@@ -118,12 +118,19 @@ double gc_dot(const float *a, const float *b, long n)
     return s;
 }
 
-double gc_max_rel_diff(const float *a, const float *b, long n, double floor)
+double gc_max_abs(const float *a, long n)
+{
+    double m = 0.0;
+    for (long i = 0; i < n; i++)
+        m = fmax(m, fabs(a[i]));
+    return m;
+}
+
+double gc_max_abs_diff(const float *a, const float *b, long n)
 {
     double worst = 0.0;
     for (long i = 0; i < n; i++) {
-        double m = fmax(fmax(fabs(a[i]), fabs(b[i])), floor);
-        double d = fabs((double)a[i] - b[i]) / m;
+        double d = fabs((double)a[i] - b[i]);
         if (!(d <= worst))
             worst = d; /* NaN sticks */
     }

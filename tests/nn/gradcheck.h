@@ -75,9 +75,10 @@ void gc_fill_away_from_zero(gc_rng *rng, float *x, long n, float lo, float hi, f
 /* sum(a * b) in double. */
 double gc_dot(const float *a, const float *b, long n);
 
-/* Largest |a - b| / max(|a|, |b|, floor) over n elements: a relative
- * difference that does not blow up on values near zero. */
-double gc_max_rel_diff(const float *a, const float *b, long n, double floor);
+/* max |a|: a tensor's scale. */
+double gc_max_abs(const float *a, long n);
+/* max |a - b| (NaN if any element is NaN). */
+double gc_max_abs_diff(const float *a, const float *b, long n);
 
 /* malloc that aborts the test program when memory runs out (a broken test
  * machine, not a test failure); zero-filled. */
