@@ -32,9 +32,13 @@ static inline __attribute__((always_inline)) float act_eval(activation_kind kind
     }
     case ACTIVATION_GELU_TANH: {
         float u = SQRT_2_OVER_PI * (x + GELU_TANH_C * x * x * x);
-        float sig = 1.0f / (1.0f + nn_expf(-2.0f * u));
+        float e = nn_expf(-2.0f * u);
+        float sig = 1.0f / (1.0f + e);
+        /* 1 - sig as e * sig: the subtraction would round to 0 for x > 4.5
+         * (and e * sig is inf * 0 once e overflows, where 1 - sig is 1). */
+        float one_minus_sig = e > 1e30f ? 1.0f : e * sig;
         if (slope)
-            *slope = sig + 2.0f * x * sig * (1.0f - sig) * SQRT_2_OVER_PI * (1.0f + 3.0f * GELU_TANH_C * x * x);
+            *slope = sig + 2.0f * x * sig * one_minus_sig * SQRT_2_OVER_PI * (1.0f + 3.0f * GELU_TANH_C * x * x);
         return x * sig;
     }
     default: /* ACTIVATION_RELU; the gradient at 0 is 0, as in PyTorch */

@@ -65,6 +65,20 @@ static void test_gelu_textbook_values(void)
     CHECK(y[0] == 1.0f && y[1] == 0.0f && y[2] == 0.0f);
 }
 
+/* Far tails give the limits (0 and x, slopes 0 and 1), never inf or NaN. */
+static void test_activations_finite_at_extremes(void)
+{
+    float x[6] = {-1e4f, -100.0f, -20.0f, 20.0f, 100.0f, 1e4f}, y[6], dx[6], ones[6] = {1, 1, 1, 1, 1, 1};
+    for (int k = 0; k < 3; k++) {
+        activation_forward(y, x, 6, (activation_kind)k);
+        activation_backward(dx, x, ones, 6, (activation_kind)k);
+        for (int i = 0; i < 6; i++) {
+            CHECK_MSG(y[i] == (x[i] > 0 ? x[i] : 0.0f), "kind %d: act(%g) = %g", k, x[i], y[i]);
+            CHECK_MSG(dx[i] == (x[i] > 0 ? 1.0f : 0.0f), "kind %d: act'(%g) = %g", k, x[i], dx[i]);
+        }
+    }
+}
+
 /* GeGLU gates with the second half: y = gelu(first half) * second half. */
 static void test_geglu_gates_with_second_half(void)
 {
@@ -184,6 +198,7 @@ int main(void)
 {
     RUN(test_gelu_matches_formula);
     RUN(test_gelu_textbook_values);
+    RUN(test_activations_finite_at_extremes);
     RUN(test_geglu_gates_with_second_half);
     RUN(test_layernorm_uses_biased_variance);
     RUN(test_rope_pairs_halves);
