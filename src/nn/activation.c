@@ -8,6 +8,7 @@
  * GELU tanh is x (1 + tanh u) / 2 = x sigmoid(2u), u = sqrt(2/pi)(x + 0.044715 x^3),
  * written with the sigmoid for the same reason. */
 #include <math.h>
+#include <omp.h>
 
 #include "nn/fastmath.h"
 #include "nn/ops.h"
@@ -48,19 +49,31 @@ static inline __attribute__((always_inline)) float act_eval(activation_kind kind
     }
 }
 
-static inline __attribute__((always_inline)) void act_forward_loop(activation_kind kind, float *y, const float *x,
-                                                                   long n)
+/* This thread's share [*lo, *hi) of n items inside a parallel region. The
+ * loops below switch on the kind inside the region, once per thread, so that
+ * each case inlines act_eval with a literal kind and vectorizes (a kind
+ * captured by an outlined `omp parallel for` body stays a variable). */
+static inline void thread_share(long n, long *lo, long *hi)
 {
-#pragma omp parallel for simd schedule(static)
-    for (long i = 0; i < n; i++)
+    long nt = omp_get_num_threads(), t = omp_get_thread_num();
+    *lo = n * t / nt;
+    *hi = n * (t + 1) / nt;
+}
+
+static inline __attribute__((always_inline)) void act_forward_span(activation_kind kind, float *y, const float *x,
+                                                                   long lo, long hi)
+{
+#pragma omp simd
+    for (long i = lo; i < hi; i++)
         y[i] = act_eval(kind, x[i], NULL);
 }
 
-static inline __attribute__((always_inline)) void act_backward_loop(activation_kind kind, float *dx,
-                                                                    const float *x, const float *dy, long n)
+static inline __attribute__((always_inline)) void act_backward_span(activation_kind kind, float *dx,
+                                                                    const float *x, const float *dy, long lo,
+                                                                    long hi)
 {
-#pragma omp parallel for simd schedule(static)
-    for (long i = 0; i < n; i++) {
+#pragma omp simd
+    for (long i = lo; i < hi; i++) {
         float slope;
         act_eval(kind, x[i], &slope);
         dx[i] = dy[i] * slope;
@@ -70,47 +83,55 @@ static inline __attribute__((always_inline)) void act_backward_loop(activation_k
 /* y, x: (n). */
 void activation_forward(float *y, const float *x, long n, activation_kind kind)
 {
-    switch (kind) {
-    case ACTIVATION_GELU_ERF: act_forward_loop(ACTIVATION_GELU_ERF, y, x, n); break;
-    case ACTIVATION_GELU_TANH: act_forward_loop(ACTIVATION_GELU_TANH, y, x, n); break;
-    default: act_forward_loop(ACTIVATION_RELU, y, x, n); break;
+#pragma omp parallel
+    {
+        long lo, hi;
+        thread_share(n, &lo, &hi);
+        switch (kind) {
+        case ACTIVATION_GELU_ERF: act_forward_span(ACTIVATION_GELU_ERF, y, x, lo, hi); break;
+        case ACTIVATION_GELU_TANH: act_forward_span(ACTIVATION_GELU_TANH, y, x, lo, hi); break;
+        default: act_forward_span(ACTIVATION_RELU, y, x, lo, hi); break;
+        }
     }
 }
 
 /* dx, x, dy: (n). */
 void activation_backward(float *dx, const float *x, const float *dy, long n, activation_kind kind)
 {
-    switch (kind) {
-    case ACTIVATION_GELU_ERF: act_backward_loop(ACTIVATION_GELU_ERF, dx, x, dy, n); break;
-    case ACTIVATION_GELU_TANH: act_backward_loop(ACTIVATION_GELU_TANH, dx, x, dy, n); break;
-    default: act_backward_loop(ACTIVATION_RELU, dx, x, dy, n); break;
+#pragma omp parallel
+    {
+        long lo, hi;
+        thread_share(n, &lo, &hi);
+        switch (kind) {
+        case ACTIVATION_GELU_ERF: act_backward_span(ACTIVATION_GELU_ERF, dx, x, dy, lo, hi); break;
+        case ACTIVATION_GELU_TANH: act_backward_span(ACTIVATION_GELU_TANH, dx, x, dy, lo, hi); break;
+        default: act_backward_span(ACTIVATION_RELU, dx, x, dy, lo, hi); break;
+        }
     }
 }
 
-/* y: (N, F) = act(x[:, :F]) * x[:, F:], x: (N, 2F) — ModernBERT's
- * `input, gate = Wi(h).chunk(2, dim=-1); act(input) * gate`. */
+/* Rows [lo, hi) of y: (N, F) = act(x[:, :F]) * x[:, F:], x: (N, 2F) —
+ * ModernBERT's `input, gate = Wi(h).chunk(2, dim=-1); act(input) * gate`. */
 static inline __attribute__((always_inline)) void geglu_forward_rows(activation_kind kind, float *y,
-                                                                     const float *x, int N, int F)
+                                                                     const float *x, long lo, long hi, int F)
 {
-#pragma omp parallel for schedule(static)
-    for (int n = 0; n < N; n++) {
-        const float *in = x + 2L * n * F, *gate = in + F;
-        float *out = y + (long)n * F;
+    for (long n = lo; n < hi; n++) {
+        const float *in = x + 2 * n * F, *gate = in + F;
+        float *out = y + n * F;
 #pragma omp simd
         for (int j = 0; j < F; j++)
             out[j] = act_eval(kind, in[j], NULL) * gate[j];
     }
 }
 
-/* dx: (N, 2F): d input = dy gate act'(input), d gate = dy act(input). */
+/* Rows [lo, hi) of dx: (N, 2F): d input = dy gate act'(input), d gate = dy act(input). */
 static inline __attribute__((always_inline)) void geglu_backward_rows(activation_kind kind, float *dx,
-                                                                      const float *x, const float *dy, int N,
-                                                                      int F)
+                                                                      const float *x, const float *dy, long lo,
+                                                                      long hi, int F)
 {
-#pragma omp parallel for schedule(static)
-    for (int n = 0; n < N; n++) {
-        const float *in = x + 2L * n * F, *gate = in + F, *g = dy + (long)n * F;
-        float *din = dx + 2L * n * F, *dgate = din + F;
+    for (long n = lo; n < hi; n++) {
+        const float *in = x + 2 * n * F, *gate = in + F, *g = dy + n * F;
+        float *din = dx + 2 * n * F, *dgate = din + F;
 #pragma omp simd
         for (int j = 0; j < F; j++) {
             float slope, a = act_eval(kind, in[j], &slope);
@@ -122,19 +143,29 @@ static inline __attribute__((always_inline)) void geglu_backward_rows(activation
 
 void geglu_forward(float *y, const float *x, int N, int F, activation_kind kind)
 {
-    switch (kind) {
-    case ACTIVATION_GELU_ERF: geglu_forward_rows(ACTIVATION_GELU_ERF, y, x, N, F); break;
-    case ACTIVATION_GELU_TANH: geglu_forward_rows(ACTIVATION_GELU_TANH, y, x, N, F); break;
-    default: geglu_forward_rows(ACTIVATION_RELU, y, x, N, F); break;
+#pragma omp parallel
+    {
+        long lo, hi;
+        thread_share(N, &lo, &hi);
+        switch (kind) {
+        case ACTIVATION_GELU_ERF: geglu_forward_rows(ACTIVATION_GELU_ERF, y, x, lo, hi, F); break;
+        case ACTIVATION_GELU_TANH: geglu_forward_rows(ACTIVATION_GELU_TANH, y, x, lo, hi, F); break;
+        default: geglu_forward_rows(ACTIVATION_RELU, y, x, lo, hi, F); break;
+        }
     }
 }
 
 void geglu_backward(float *dx, const float *x, const float *dy, int N, int F, activation_kind kind)
 {
-    switch (kind) {
-    case ACTIVATION_GELU_ERF: geglu_backward_rows(ACTIVATION_GELU_ERF, dx, x, dy, N, F); break;
-    case ACTIVATION_GELU_TANH: geglu_backward_rows(ACTIVATION_GELU_TANH, dx, x, dy, N, F); break;
-    default: geglu_backward_rows(ACTIVATION_RELU, dx, x, dy, N, F); break;
+#pragma omp parallel
+    {
+        long lo, hi;
+        thread_share(N, &lo, &hi);
+        switch (kind) {
+        case ACTIVATION_GELU_ERF: geglu_backward_rows(ACTIVATION_GELU_ERF, dx, x, dy, lo, hi, F); break;
+        case ACTIVATION_GELU_TANH: geglu_backward_rows(ACTIVATION_GELU_TANH, dx, x, dy, lo, hi, F); break;
+        default: geglu_backward_rows(ACTIVATION_RELU, dx, x, dy, lo, hi, F); break;
+        }
     }
 }
 

@@ -19,10 +19,10 @@
 #include "nn/ops.h"
 #include "nn/tile_gemm.h"
 
-/* Per thread: a transposed k or v (D, T), dP/dS (T, T) and a transpose (T, T). */
+/* Per thread: a transposed k or v (D, T) and dP/dS (T, T). */
 static long attention_thread_floats(attention_shape s)
 {
-    return (long)s.D * s.T + 2L * s.T * s.T;
+    return (long)s.D * s.T + (long)s.T * s.T;
 }
 
 long attention_scratch_floats(attention_shape s)
@@ -39,6 +39,7 @@ static void softmax_row(float *p, int T, int lo, int hi, float scale)
         return;
     }
     float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
     for (int j = lo; j < hi; j++)
         mx = p[j] > mx ? p[j] : mx;
     mx *= scale;
@@ -94,7 +95,7 @@ void attention_backward(float *dqkv, const float *dout, const float *qkv, const 
         float *dq = dqkv + attention_qkv_offset(s, b, h), *dk = dq + HD, *dv = dq + 2 * HD;
         const float *P = probs + (long)bh * T * T;
         float *vt = scratch + attention_thread_floats(s) * omp_get_thread_num();
-        float *dS = vt + (long)D * T, *tr = dS + (long)T * T;
+        float *dS = vt + (long)D * T;
 
         tile_transpose(vt, T, v, ld, T, D);
         tile_gemm(dS, T, dO, HD, vt, T, T, T, D, 0);
@@ -109,10 +110,8 @@ void attention_backward(float *dqkv, const float *dout, const float *qkv, const 
             for (int j = 0; j < T; j++)
                 dSi[j] = Pi[j] * (dSi[j] - dot) * s.scale;
         }
-        tile_transpose(tr, T, P, T, T, T);
-        tile_gemm(dv, ld, tr, T, dO, HD, T, D, T, 0);
+        tile_gemm_at(dv, ld, P, T, dO, HD, T, D, T, 0);
         tile_gemm(dq, ld, dS, T, k, ld, T, D, T, 0);
-        tile_transpose(tr, T, dS, T, T, T);
-        tile_gemm(dk, ld, tr, T, q, ld, T, D, T, 0);
+        tile_gemm_at(dk, ld, dS, T, q, ld, T, D, T, 0);
     }
 }

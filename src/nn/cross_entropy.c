@@ -15,6 +15,7 @@ float cross_entropy_forward(float *losses, float *probs, const float *logits, co
         const float *z = logits + (long)b * L;
         float *p = probs + (long)b * L;
         float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
         for (int j = 0; j < L; j++)
             mx = z[j] > mx ? z[j] : mx;
         float sum = 0.0f;

@@ -1,7 +1,7 @@
 /* Multi-head self-attention without the (T, T) matrix (flash-attention style).
  *
- * Forward, per (sequence b, head h) and block of BQ queries: walk the key
- * blocks of BK keys that the block may see, keeping per query the running
+ * Forward, per (sequence b, head h) and block of queries: walk the blocks of
+ * keys that the block may see, keeping per query the running
  * maximum m and sum l of the exponentials and an unnormalised output:
  *   S = q_i k_j^T * scale,  m' = max(m, rowmax S),  P = exp(S - m'),
  *   l = l exp(m - m') + rowsum P,  out_i = out_i exp(m - m') + P v_j.
@@ -14,9 +14,10 @@
  *   dq_i += scale dS k_j, dk_j += scale dS^T q_i.
  * Blocks the window or the padding rule out entirely are never computed.
  *
- * Scratch per thread is O(T D + BQ BK): k^T and v^T of one head plus a few
- * blocks. Heads run in parallel, each in one thread in a fixed order, so the
- * results do not depend on the number of threads. */
+ * Scratch per thread is O(T D + block^2): one head's operands, copied out of the
+ * packed buffers into contiguous rows (see pack_head), plus a few blocks. Heads
+ * run in parallel, each in one thread in a fixed order, so the results do not
+ * depend on the number of threads. */
 #include <math.h>
 #include <omp.h>
 #include <string.h>
@@ -27,12 +28,28 @@
 #include "nn/tile_gemm.h"
 
 /* 64 x 64 blocks keep S, P and the k^T slice of a block in L1/L2. */
-enum { BQ = 64, BK = 64 };
+/* Square blocks of queries x keys. 128 amortises the online-softmax
+ * bookkeeping best; with a sliding window, 64 skips more of the area outside
+ * the band. (Measured at T = 256, D = 64: docs/performance.md.) */
+enum { BLOCK_MAX = 128 };
 
-/* Per thread: k^T and v^T (D, T) each, Delta (T), three (BQ, BK) blocks. */
+static int block_size(attention_shape s)
+{
+    return s.window > 0 && s.window < 2 * s.T ? 64 : BLOCK_MAX;
+}
+
+/* Row stride of a transposed (D, T) operand: past T and not a multiple of
+ * 1 KiB, so that the D rows of a key block do not share a few cache sets. */
+static int transposed_stride(int T)
+{
+    return (T + 15) / 16 * 16 + 16;
+}
+
+/* Per thread (the backward's need, the larger): q, k, dout rows (T, D),
+ * k^T and v^T (D, ldt), Delta (T), two blocks. */
 static long fused_thread_floats(attention_shape s)
 {
-    return 2L * s.D * s.T + s.T + 3L * BQ * BK;
+    return 3L * s.T * s.D + 2L * s.D * transposed_stride(s.T) + s.T + 2L * BLOCK_MAX * BLOCK_MAX;
 }
 
 long fused_attention_scratch_floats(attention_shape s)
@@ -62,13 +79,13 @@ static void row_span(int *a, int *b, int i, int j0, int nk, int nvalid, int wind
 }
 
 /* One key block of the online softmax for query block rows [i0, i0 + nq):
- * turns the raw scores S (nq, BK) into P in place, rescales the rows of the
+ * turns the raw scores S (nq, nk; row stride bs) into P in place, rescales the rows of the
  * running output (row stride ldo) and updates m and l. */
-static void online_softmax_block(float *S, float *o, int ldo, float *m, float *l, int i0, int nq, int j0, int nk,
-                                 int nvalid, attention_shape s)
+static void online_softmax_block(float *S, int bs, float *o, int ldo, float *m, float *l, int i0, int nq, int j0,
+                                 int nk, int nvalid, attention_shape s)
 {
     for (int r = 0; r < nq; r++) {
-        float *Sr = S + (long)r * BK;
+        float *Sr = S + (long)r * bs;
         int a, b;
         row_span(&a, &b, i0 + r, j0, nk, nvalid, s.window);
         if (a >= b) {
@@ -76,6 +93,7 @@ static void online_softmax_block(float *S, float *o, int ldo, float *m, float *l
             continue;
         }
         float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
         for (int j = a; j < b; j++)
             mx = Sr[j] > mx ? Sr[j] : mx;
         float m_new = mx * s.scale > m[r] ? mx * s.scale : m[r];
@@ -99,17 +117,28 @@ static void online_softmax_block(float *S, float *o, int ldo, float *m, float *l
     }
 }
 
+/* Copies rows (T, D) of a strided view (stride lds) into contiguous rows.
+ * The views' strides (3HD, HD floats) are multiples of 1 KiB at the usual
+ * shapes, and a 64-row block of them falls into a handful of cache sets; the
+ * copy costs T D moves against the T^2 D multiply-adds that reuse it. */
+static void pack_rows(float *dst, const float *src, int lds, int T, int D)
+{
+    for (int t = 0; t < T; t++)
+        memcpy(dst + (long)t * D, src + (long)t * lds, sizeof(float) * D);
+}
+
 /* One head's forward. o: (T, D) rows ldo apart; lse: (T). */
 static void head_forward(float *o, int ldo, float *lse, const float *q, int nvalid, float *scratch,
                          attention_shape s)
 {
-    const int T = s.T, D = s.D, ld = 3 * s.H * s.D;
-    const float *k = q + s.H * s.D, *v = q + 2 * s.H * s.D;
-    float *kt = scratch, *S = kt + 2L * D * T + T;
-    float m[BQ], l[BQ];
-    tile_transpose(kt, T, k, ld, T, D);
-    for (int i0 = 0; i0 < T; i0 += BQ) {
-        int nq = T - i0 < BQ ? T - i0 : BQ;
+    const int T = s.T, D = s.D, ld = 3 * s.H * s.D, ldt = transposed_stride(T);
+    float *kt = scratch, *v = kt + (long)D * ldt, *S = v + (long)T * D;
+    const int bs = block_size(s);
+    float m[BLOCK_MAX], l[BLOCK_MAX];
+    tile_transpose(kt, ldt, q + s.H * s.D, ld, T, D);
+    pack_rows(v, q + 2 * s.H * s.D, ld, T, D);
+    for (int i0 = 0; i0 < T; i0 += bs) {
+        int nq = T - i0 < bs ? T - i0 : bs;
         for (int r = 0; r < nq; r++) {
             m[r] = -INFINITY;
             l[r] = 0.0f;
@@ -117,11 +146,11 @@ static void head_forward(float *o, int ldo, float *lse, const float *q, int nval
         }
         int k0, k1;
         block_key_span(&k0, &k1, i0, i0 + nq, nvalid, s.window);
-        for (int j0 = k0; j0 < k1; j0 += BK) {
-            int nk = k1 - j0 < BK ? k1 - j0 : BK;
-            tile_gemm(S, BK, q + (long)i0 * ld, ld, kt + j0, T, nq, nk, D, 0);
-            online_softmax_block(S, o + (long)i0 * ldo, ldo, m, l, i0, nq, j0, nk, nvalid, s);
-            tile_gemm(o + (long)i0 * ldo, ldo, S, BK, v + (long)j0 * ld, ld, nq, D, nk, 1);
+        for (int j0 = k0; j0 < k1; j0 += bs) {
+            int nk = k1 - j0 < bs ? k1 - j0 : bs;
+            tile_gemm(S, bs, q + (long)i0 * ld, ld, kt + j0, ldt, nq, nk, D, 0);
+            online_softmax_block(S, bs, o + (long)i0 * ldo, ldo, m, l, i0, nq, j0, nk, nvalid, s);
+            tile_gemm(o + (long)i0 * ldo, ldo, S, bs, v + (long)j0 * D, D, nq, D, nk, 1);
         }
         for (int r = 0; r < nq; r++) {
             float *orow = o + (long)(i0 + r) * ldo;
@@ -152,11 +181,11 @@ void fused_attention_forward(float *out, float *lse, const float *qkv, const int
 }
 
 /* Rebuilds P = exp(S * scale - lse) for the block in place (0 where masked). */
-static void recompute_probs(float *S, const float *lse, int i0, int nq, int j0, int nk, int nvalid,
+static void recompute_probs(float *S, int bs, const float *lse, int i0, int nq, int j0, int nk, int nvalid,
                             attention_shape s)
 {
     for (int r = 0; r < nq; r++) {
-        float *Sr = S + (long)r * BK;
+        float *Sr = S + (long)r * bs;
         int a, b;
         row_span(&a, &b, i0 + r, j0, nk, nvalid, s.window);
         if (a >= b) {
@@ -173,19 +202,23 @@ static void recompute_probs(float *S, const float *lse, int i0, int nq, int j0, 
 }
 
 /* Grads of one head; dq/dk/dv are views of dqkv like q/k/v of qkv. */
-static void head_backward(float *dq, const float *dO, const float *o, int ldo, const float *q, const float *lse,
-                          int nvalid, float *scratch, attention_shape s)
+static void head_backward(float *dq, const float *dout, const float *o, int ldo, const float *qkv_head,
+                          const float *lse, int nvalid, float *scratch, attention_shape s)
 {
-    const int T = s.T, D = s.D, HD = s.H * s.D, ld = 3 * HD;
-    const float *k = q + HD, *v = q + 2 * HD;
+    const int T = s.T, D = s.D, HD = s.H * s.D, ld = 3 * HD, ldt = transposed_stride(T);
     float *dk = dq + HD, *dv = dq + 2 * HD;
-    float *kt = scratch, *vt = kt + (long)D * T, *delta = vt + (long)D * T;
-    float *P = delta + T, *dS = P + BQ * BK, *tr = dS + BQ * BK;
+    float *q = scratch, *k = q + (long)T * D, *dO = k + (long)T * D;
+    float *kt = dO + (long)T * D, *vt = kt + (long)D * ldt, *delta = vt + (long)D * ldt;
+    const int bs = block_size(s);
+    float *P = delta + T, *dS = P + bs * bs;
 
-    tile_transpose(kt, T, k, ld, T, D);
-    tile_transpose(vt, T, v, ld, T, D);
+    pack_rows(q, qkv_head, ld, T, D);
+    pack_rows(k, qkv_head + HD, ld, T, D);
+    pack_rows(dO, dout, ldo, T, D);
+    tile_transpose(kt, ldt, qkv_head + HD, ld, T, D);
+    tile_transpose(vt, ldt, qkv_head + 2 * HD, ld, T, D);
     for (int i = 0; i < T; i++) {
-        const float *a = dO + (long)i * ldo, *b = o + (long)i * ldo;
+        const float *a = dO + (long)i * D, *b = o + (long)i * ldo;
         float dot = 0.0f;
 #pragma omp simd reduction(+ : dot)
         for (int d = 0; d < D; d++)
@@ -193,34 +226,32 @@ static void head_backward(float *dq, const float *dO, const float *o, int ldo, c
         delta[i] = dot;
         memset(dq + (long)i * ld, 0, sizeof(float) * D);
     }
-    for (int j0 = 0; j0 < T; j0 += BK) {
-        int nk = T - j0 < BK ? T - j0 : BK;
+    for (int j0 = 0; j0 < T; j0 += bs) {
+        int nk = T - j0 < bs ? T - j0 : bs;
         for (int j = j0; j < j0 + nk; j++) {
             memset(dk + (long)j * ld, 0, sizeof(float) * D);
             memset(dv + (long)j * ld, 0, sizeof(float) * D);
         }
-        for (int i0 = 0; i0 < T; i0 += BQ) {
-            int nq = T - i0 < BQ ? T - i0 : BQ;
+        for (int i0 = 0; i0 < T; i0 += bs) {
+            int nq = T - i0 < bs ? T - i0 : bs;
             int k0, k1;
             block_key_span(&k0, &k1, i0, i0 + nq, nvalid, s.window);
             if (k0 >= j0 + nk || k1 <= j0)
                 continue;
-            tile_gemm(P, BK, q + (long)i0 * ld, ld, kt + j0, T, nq, nk, D, 0);
-            recompute_probs(P, lse, i0, nq, j0, nk, nvalid, s);
-            tile_transpose(tr, BQ, P, BK, nq, nk);
-            tile_gemm(dv + (long)j0 * ld, ld, tr, BQ, dO + (long)i0 * ldo, ldo, nk, D, nq, 1);
-            tile_gemm(dS, BK, dO + (long)i0 * ldo, ldo, vt + j0, T, nq, nk, D, 0);
+            tile_gemm(P, bs, q + (long)i0 * D, D, kt + j0, ldt, nq, nk, D, 0);
+            recompute_probs(P, bs, lse, i0, nq, j0, nk, nvalid, s);
+            tile_gemm_at(dv + (long)j0 * ld, ld, P, bs, dO + (long)i0 * D, D, nk, D, nq, 1);
+            tile_gemm(dS, bs, dO + (long)i0 * D, D, vt + j0, ldt, nq, nk, D, 0);
             for (int r = 0; r < nq; r++) {
-                float *dSr = dS + (long)r * BK;
-                const float *Pr = P + (long)r * BK;
+                float *dSr = dS + (long)r * bs;
+                const float *Pr = P + (long)r * bs;
                 float dr = delta[i0 + r];
 #pragma omp simd
                 for (int j = 0; j < nk; j++)
                     dSr[j] = Pr[j] * (dSr[j] - dr) * s.scale;
             }
-            tile_gemm(dq + (long)i0 * ld, ld, dS, BK, k + (long)j0 * ld, ld, nq, D, nk, 1);
-            tile_transpose(tr, BQ, dS, BK, nq, nk);
-            tile_gemm(dk + (long)j0 * ld, ld, tr, BQ, q + (long)i0 * ld, ld, nk, D, nq, 1);
+            tile_gemm(dq + (long)i0 * ld, ld, dS, bs, k + (long)j0 * D, D, nq, D, nk, 1);
+            tile_gemm_at(dk + (long)j0 * ld, ld, dS, bs, q + (long)i0 * D, D, nk, D, nq, 1);
         }
     }
 }

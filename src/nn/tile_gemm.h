@@ -14,6 +14,12 @@
 void tile_gemm(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int M, int N, int K,
                int accumulate);
 
+/* C = A^T B or C += A^T B, with A stored as its (K, M) transpose, stride lda:
+ * the products P^T dout and dS^T q of attention's backward pass, without
+ * transposing P or dS first. */
+void tile_gemm_at(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int M, int N, int K,
+                  int accumulate);
+
 /* dst = src^T.  dst: (cols, rows) with stride ldd, src: (rows, cols) stride lds. */
 void tile_transpose(float *dst, int ldd, const float *src, int lds, int rows, int cols);
 
