@@ -74,11 +74,12 @@ static void compare(attention_shape s, const int32_t *valid, uint64_t seed)
     free(f.dqkv);
 }
 
-/* One block, several blocks, and T not a multiple of the block size. */
+/* One block, several blocks, and T not a multiple of the block size (64 with
+ * a window, 128 without). */
 static void test_fused_matches_straightforward_global(void)
 {
-    int Ts[] = {1, 17, 64, 100, 129};
-    for (int i = 0; i < 5; i++) {
+    int Ts[] = {1, 17, 64, 100, 129, 300};
+    for (int i = 0; i < 6; i++) {
         attention_shape s = {2, Ts[i], 2, 16, 0, 0.25f};
         compare(s, NULL, 300 + i);
     }

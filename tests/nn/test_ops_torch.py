@@ -173,7 +173,7 @@ def attention_reference(qkv, valid, window, B, T, H, D):
 def test_attention():
     cases = [  # B, T, H, D, window, valid
         (2, 40, 2, 16, 0, [40, 40]),
-        (3, 100, 2, 32, 0, [100, 63, 1]),
+        (3, 150, 2, 32, 0, [150, 63, 1]),   # two fused blocks of 128
         (2, 200, 2, 16, 128, [200, 150]),
         (2, 70, 1, 64, 6, [70, 20]),      # padding queries far from real tokens: zero rows
     ]
