@@ -24,8 +24,8 @@
 static inline float nn_expf(float x)
 {
     const float lo = -87.33654f, hi = 88.37626f; /* 2^n stays a normal float */
-    float xc = x < lo ? lo : x;
-    xc = xc > hi ? hi : xc;
+    float xc = x > lo ? x : lo; /* NaN -> lo: the int conversion below stays defined */
+    xc = xc < hi ? xc : hi;
     /* Round to nearest by the 1.5 * 2^23 trick: plain adds, always vectorized. */
     float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
     float r = xc - n * 0.693359375f - n * -2.12194440e-4f;
@@ -36,11 +36,12 @@ static inline float nn_expf(float x)
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23;
+    uint32_t bits = (uint32_t)((int32_t)n + 127) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     float e = x > hi ? __builtin_inff() : p * scale;
-    return x < lo ? 0.0f : e;
+    e = x < lo ? 0.0f : e;
+    return x == x ? e : x;
 }
 
 /* erfc(x) for x >= 0 with small *relative* error even deep in the tail, which

@@ -26,12 +26,32 @@
 
 static const char *dir;
 
+/* Every buffer, freed together at exit (the sanitizer build checks leaks). */
+static void *owned[64];
+static int n_owned;
+
+static void release_all(void)
+{
+    while (n_owned > 0)
+        free(owned[--n_owned]);
+}
+
 static void fail(const char *fmt, const char *arg)
 {
+    release_all();
     fprintf(stderr, "nn_ops_driver: ");
     fprintf(stderr, fmt, arg);
     fputc('\n', stderr);
     exit(2);
+}
+
+/* Zero-filled, owned (freed by release_all). */
+static void *allocate(long count, size_t elem)
+{
+    void *p = n_owned < 64 ? calloc((size_t)count + 1, elem) : NULL;
+    if (!p)
+        fail("%s", "out of memory");
+    return owned[n_owned++] = p;
 }
 
 static void *read_array(const char *name, long count, size_t elem)
@@ -41,9 +61,7 @@ static void *read_array(const char *name, long count, size_t elem)
     FILE *f = fopen(path, "rb");
     if (!f)
         fail("%s: cannot open", path);
-    void *p = calloc((size_t)count + 1, elem);
-    if (!p)
-        fail("%s: out of memory", path);
+    void *p = allocate(count, elem);
     size_t got = fread(p, elem, (size_t)count + 1, f);
     fclose(f);
     if (got != (size_t)count)
@@ -76,10 +94,7 @@ static void out_f32(const char *name, const float *p, long n)
 
 static float *zeros(long n)
 {
-    float *p = calloc((size_t)n + 1, sizeof(float));
-    if (!p)
-        fail("%s", "out of memory");
-    return p;
+    return allocate(n, sizeof(float));
 }
 
 static long size_arg(int argc, char **argv, int i)
@@ -223,5 +238,6 @@ int main(int argc, char **argv)
     } else {
         fail("%s: unknown op", op);
     }
+    release_all();
     return 0;
 }

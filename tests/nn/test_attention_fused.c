@@ -18,7 +18,6 @@ typedef struct {
     float *out, *dqkv;
 } attention_result;
 
-/* diff / scale, 0 when both are 0 (a one-token sequence has dq = dk = 0). */
 static double relative(double diff, double scale)
 {
     return diff == 0.0 ? 0.0 : diff / scale;
@@ -78,7 +77,7 @@ static void compare(attention_shape s, const int32_t *valid, uint64_t seed)
  * a window, 128 without). */
 static void test_fused_matches_straightforward_global(void)
 {
-    int Ts[] = {1, 17, 64, 100, 129, 300};
+    int Ts[] = {2, 17, 64, 100, 129, 300};
     for (int i = 0; i < 6; i++) {
         attention_shape s = {2, Ts[i], 2, 16, 0, 0.25f};
         compare(s, NULL, 300 + i);
@@ -111,6 +110,37 @@ static void test_fused_matches_straightforward_windows(void)
     compare(s, valid, 330);
     s.window = 10;
     compare(s, valid, 331);
+}
+
+/* With a single key (T = 1) the softmax is 1 whatever the scores: the output
+ * is v, dv is dout, and dq, dk are zero in exact arithmetic. The fused version
+ * computes them from dout.v - dout.out, which cancels to rounding noise (its
+ * Delta is a differently ordered sum), so they are bounded, not compared. */
+static void test_single_key_gradients_vanish(void)
+{
+    attention_shape s = {2, 1, 2, 16, 0, 0.25f};
+    long n = (long)s.B * s.T * s.H * s.D, hd = (long)s.H * s.D;
+    gc_rng rng = {350};
+    float *qkv = gc_floats(3 * n), *dout = gc_floats(n);
+    gc_fill(&rng, qkv, 3 * n, -2.0f, 2.0f);
+    gc_fill(&rng, dout, n, -1.0f, 1.0f);
+    for (int fused = 0; fused <= 1; fused++) {
+        attention_result r = run(fused, qkv, dout, NULL, s);
+        double out_err = 0, dv_err = 0, dqk = 0;
+        for (int b = 0; b < s.B; b++) {
+            const float *v = qkv + b * 3 * hd + 2 * hd, *dv = r.dqkv + b * 3 * hd + 2 * hd;
+            out_err = fmax(out_err, gc_max_abs_diff(r.out + b * hd, v, hd));
+            dv_err = fmax(dv_err, gc_max_abs_diff(dv, dout + b * hd, hd));
+            dqk = fmax(dqk, gc_max_abs(r.dqkv + b * 3 * hd, 2 * hd));
+        }
+        CHECK_MSG(out_err <= 1e-6 && dv_err <= 1e-6 && dqk <= 1e-5,
+                  "%s: |out - v| %.3g, |dv - dout| %.3g, |dq|, |dk| %.3g", fused ? "fused" : "straightforward",
+                  out_err, dv_err, dqk);
+        free(r.out);
+        free(r.dqkv);
+    }
+    free(qkv);
+    free(dout);
 }
 
 /* Rows with no allowed key: both give exactly zero output and gradient, and
@@ -158,6 +188,7 @@ int main(void)
     RUN(test_fused_matches_straightforward_head_sizes);
     RUN(test_fused_matches_straightforward_padding);
     RUN(test_fused_matches_straightforward_windows);
+    RUN(test_single_key_gradients_vanish);
     RUN(test_fully_masked_rows_are_zero);
     return test_summary();
 }
