@@ -50,15 +50,24 @@ static inline __attribute__((always_inline)) float act_eval(activation_kind kind
 }
 
 /* This thread's share [*lo, *hi) of n items inside a parallel region. The
- * loops below switch on the kind inside the region, once per thread, so that
- * each case inlines act_eval with a literal kind and vectorizes (a kind
- * captured by an outlined `omp parallel for` body stays a variable). */
+ * functions below switch on the kind inside the region, once per thread
+ * (WITH_KIND), so that each case inlines act_eval with a literal kind and
+ * vectorizes: a kind captured by an outlined `omp parallel for` body stays a
+ * variable, and the switch inside act_eval stops the vectorizer. */
 static inline void thread_share(long n, long *lo, long *hi)
 {
     long nt = omp_get_num_threads(), t = omp_get_thread_num();
     *lo = n * t / nt;
     *hi = n * (t + 1) / nt;
 }
+
+/* Runs `call` with K bound to kind as a compile-time constant. */
+#define WITH_KIND(kind, call)                                                                                  \
+    switch (kind) {                                                                                            \
+    case ACTIVATION_GELU_ERF: { const activation_kind K = ACTIVATION_GELU_ERF; call; } break;                \
+    case ACTIVATION_GELU_TANH: { const activation_kind K = ACTIVATION_GELU_TANH; call; } break;              \
+    default: { const activation_kind K = ACTIVATION_RELU; call; } break;                                     \
+    }
 
 static inline __attribute__((always_inline)) void act_forward_span(activation_kind kind, float *y, const float *x,
                                                                    long lo, long hi)
@@ -87,11 +96,7 @@ void activation_forward(float *y, const float *x, long n, activation_kind kind)
     {
         long lo, hi;
         thread_share(n, &lo, &hi);
-        switch (kind) {
-        case ACTIVATION_GELU_ERF: act_forward_span(ACTIVATION_GELU_ERF, y, x, lo, hi); break;
-        case ACTIVATION_GELU_TANH: act_forward_span(ACTIVATION_GELU_TANH, y, x, lo, hi); break;
-        default: act_forward_span(ACTIVATION_RELU, y, x, lo, hi); break;
-        }
+        WITH_KIND(kind, act_forward_span(K, y, x, lo, hi));
     }
 }
 
@@ -102,11 +107,7 @@ void activation_backward(float *dx, const float *x, const float *dy, long n, act
     {
         long lo, hi;
         thread_share(n, &lo, &hi);
-        switch (kind) {
-        case ACTIVATION_GELU_ERF: act_backward_span(ACTIVATION_GELU_ERF, dx, x, dy, lo, hi); break;
-        case ACTIVATION_GELU_TANH: act_backward_span(ACTIVATION_GELU_TANH, dx, x, dy, lo, hi); break;
-        default: act_backward_span(ACTIVATION_RELU, dx, x, dy, lo, hi); break;
-        }
+        WITH_KIND(kind, act_backward_span(K, dx, x, dy, lo, hi));
     }
 }
 
@@ -147,11 +148,7 @@ void geglu_forward(float *y, const float *x, int N, int F, activation_kind kind)
     {
         long lo, hi;
         thread_share(N, &lo, &hi);
-        switch (kind) {
-        case ACTIVATION_GELU_ERF: geglu_forward_rows(ACTIVATION_GELU_ERF, y, x, lo, hi, F); break;
-        case ACTIVATION_GELU_TANH: geglu_forward_rows(ACTIVATION_GELU_TANH, y, x, lo, hi, F); break;
-        default: geglu_forward_rows(ACTIVATION_RELU, y, x, lo, hi, F); break;
-        }
+        WITH_KIND(kind, geglu_forward_rows(K, y, x, lo, hi, F));
     }
 }
 
@@ -161,11 +158,7 @@ void geglu_backward(float *dx, const float *x, const float *dy, int N, int F, ac
     {
         long lo, hi;
         thread_share(N, &lo, &hi);
-        switch (kind) {
-        case ACTIVATION_GELU_ERF: geglu_backward_rows(ACTIVATION_GELU_ERF, dx, x, dy, lo, hi, F); break;
-        case ACTIVATION_GELU_TANH: geglu_backward_rows(ACTIVATION_GELU_TANH, dx, x, dy, lo, hi, F); break;
-        default: geglu_backward_rows(ACTIVATION_RELU, dx, x, dy, lo, hi, F); break;
-        }
+        WITH_KIND(kind, geglu_backward_rows(K, dx, x, dy, lo, hi, F));
     }
 }
 

@@ -14,8 +14,7 @@
 #include <omp.h>
 #include <string.h>
 
-#include "nn/attention_mask.h"
-#include "nn/fastmath.h"
+#include "nn/attention_rows.h"
 #include "nn/ops.h"
 #include "nn/tile_gemm.h"
 
@@ -34,27 +33,11 @@ long attention_scratch_floats(attention_shape s)
  * A row with no allowed key is all zeros. */
 static void softmax_row(float *p, int T, int lo, int hi, float scale)
 {
-    if (lo >= hi) {
-        memset(p, 0, sizeof(float) * T);
-        return;
-    }
-    float mx = -INFINITY;
-#pragma omp simd reduction(max : mx)
-    for (int j = lo; j < hi; j++)
-        mx = p[j] > mx ? p[j] : mx;
-    mx *= scale;
-    float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-    for (int j = lo; j < hi; j++) {
-        p[j] = nn_expf(p[j] * scale - mx);
-        sum += p[j];
-    }
-    float inv = 1.0f / sum;
+    float sum = attention_row_exp(p, T, lo, hi, scale, attention_row_max(p, lo, hi) * scale);
+    float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
 #pragma omp simd
     for (int j = lo; j < hi; j++)
         p[j] *= inv;
-    memset(p, 0, sizeof(float) * lo);
-    memset(p + hi, 0, sizeof(float) * (T - hi));
 }
 
 void attention_forward(float *out, float *probs, const float *qkv, const int32_t *valid, float *scratch,

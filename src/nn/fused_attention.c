@@ -22,8 +22,7 @@
 #include <omp.h>
 #include <string.h>
 
-#include "nn/attention_mask.h"
-#include "nn/fastmath.h"
+#include "nn/attention_rows.h"
 #include "nn/ops.h"
 #include "nn/tile_gemm.h"
 
@@ -88,25 +87,14 @@ static void online_softmax_block(float *S, int bs, float *o, int ldo, float *m, 
         float *Sr = S + (long)r * bs;
         int a, b;
         row_span(&a, &b, i0 + r, j0, nk, nvalid, s.window);
-        if (a >= b) {
+        if (a >= b) { /* nothing allowed here: m and l stay */
             memset(Sr, 0, sizeof(float) * nk);
             continue;
         }
-        float mx = -INFINITY;
-#pragma omp simd reduction(max : mx)
-        for (int j = a; j < b; j++)
-            mx = Sr[j] > mx ? Sr[j] : mx;
-        float m_new = mx * s.scale > m[r] ? mx * s.scale : m[r];
+        float mx = attention_row_max(Sr, a, b) * s.scale;
+        float m_new = mx > m[r] ? mx : m[r];
         float alpha = nn_expf(m[r] - m_new); /* 0 on the first block: m = -inf */
-        float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-        for (int j = a; j < b; j++) {
-            Sr[j] = nn_expf(Sr[j] * s.scale - m_new);
-            sum += Sr[j];
-        }
-        memset(Sr, 0, sizeof(float) * a);
-        memset(Sr + b, 0, sizeof(float) * (nk - b));
-        l[r] = l[r] * alpha + sum;
+        l[r] = l[r] * alpha + attention_row_exp(Sr, nk, a, b, s.scale, m_new);
         m[r] = m_new;
         if (alpha != 1.0f) {
             float *orow = o + (long)r * ldo;
@@ -188,16 +176,7 @@ static void recompute_probs(float *S, int bs, const float *lse, int i0, int nq, 
         float *Sr = S + (long)r * bs;
         int a, b;
         row_span(&a, &b, i0 + r, j0, nk, nvalid, s.window);
-        if (a >= b) {
-            memset(Sr, 0, sizeof(float) * nk);
-            continue;
-        }
-        float shift = lse[i0 + r];
-#pragma omp simd
-        for (int j = a; j < b; j++)
-            Sr[j] = nn_expf(Sr[j] * s.scale - shift);
-        memset(Sr, 0, sizeof(float) * a);
-        memset(Sr + b, 0, sizeof(float) * (nk - b));
+        attention_row_exp(Sr, nk, a, b, s.scale, lse[i0 + r]);
     }
 }
 

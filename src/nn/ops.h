@@ -63,8 +63,9 @@ void rope_tables(float *cos, float *sin, int T, int D, double theta);
 
 /* ---- normalization -------------------------------------------------------- */
 
-/* LayerNorm over the last dimension.
- * y: (N, C), mean/rstd: (N) saved for backward, x: (N, C), w: (C), b: (C) or NULL. */
+/* LayerNorm over the last dimension (torch.nn.LayerNorm: biased variance, eps
+ * inside the square root). y: (N, C), mean/rstd: (N) saved for backward (NULL
+ * in inference), x: (N, C), w: (C), b: (C) or NULL. */
 void layernorm_forward(float *y, float *mean, float *rstd, const float *x, const float *w, const float *b,
                        int N, int C, float eps);
 /* dx: (N, C) written; dw, db (db may be NULL) accumulated.

@@ -43,13 +43,21 @@ static attention_result run(int fused, const float *qkv, const float *dout, cons
     return r;
 }
 
+/* qkv: (3n) uniform in [-2, 2], dout: (n) in [-1, 1]. */
+static void random_inputs(float **qkv, float **dout, long n, uint64_t seed)
+{
+    gc_rng rng = {seed};
+    *qkv = gc_floats(3 * n);
+    *dout = gc_floats(n);
+    gc_fill(&rng, *qkv, 3 * n, -2.0f, 2.0f);
+    gc_fill(&rng, *dout, n, -1.0f, 1.0f);
+}
+
 static void compare(attention_shape s, const int32_t *valid, uint64_t seed)
 {
     long n = (long)s.B * s.T * s.H * s.D;
-    gc_rng rng = {seed};
-    float *qkv = gc_floats(3 * n), *dout = gc_floats(n);
-    gc_fill(&rng, qkv, 3 * n, -2.0f, 2.0f);
-    gc_fill(&rng, dout, n, -1.0f, 1.0f);
+    float *qkv, *dout;
+    random_inputs(&qkv, &dout, n, seed);
     attention_result a = run(0, qkv, dout, valid, s), f = run(1, qkv, dout, valid, s);
     double d_out = relative(gc_max_abs_diff(a.out, f.out, n), gc_max_abs(a.out, n));
     /* q, k and v gradients separately: each has its own code path and scale. */
@@ -120,10 +128,8 @@ static void test_single_key_gradients_vanish(void)
 {
     attention_shape s = {2, 1, 2, 16, 0, 0.25f};
     long n = (long)s.B * s.T * s.H * s.D, hd = (long)s.H * s.D;
-    gc_rng rng = {350};
-    float *qkv = gc_floats(3 * n), *dout = gc_floats(n);
-    gc_fill(&rng, qkv, 3 * n, -2.0f, 2.0f);
-    gc_fill(&rng, dout, n, -1.0f, 1.0f);
+    float *qkv, *dout;
+    random_inputs(&qkv, &dout, n, 350);
     for (int fused = 0; fused <= 1; fused++) {
         attention_result r = run(fused, qkv, dout, NULL, s);
         double out_err = 0, dv_err = 0, dqk = 0;
@@ -150,10 +156,8 @@ static void test_fully_masked_rows_are_zero(void)
     attention_shape s = {2, 80, 1, 8, 4, 0.5f};
     int32_t valid[2] = {0, 3};
     long n = (long)s.B * s.T * s.D;
-    gc_rng rng = {340};
-    float *qkv = gc_floats(3 * n), *dout = gc_floats(n);
-    gc_fill(&rng, qkv, 3 * n, -2.0f, 2.0f);
-    gc_fill(&rng, dout, n, -1.0f, 1.0f);
+    float *qkv, *dout;
+    random_inputs(&qkv, &dout, n, 340);
     for (int fused = 0; fused <= 1; fused++) {
         attention_result r = run(fused, qkv, dout, valid, s);
         int bad = 0;

@@ -1,4 +1,5 @@
-/* Which keys a query may see, shared by both attention implementations.
+/* What both attention implementations share: which keys a query may see,
+ * where a head's rows are, and the masked softmax pieces of one score row.
  *
  * For query i of a sequence with `valid` real tokens the allowed keys always
  * form one interval [lo, hi): keys at or past `valid` are padding, and a sliding
@@ -6,11 +7,14 @@
  * abs(i - j) <= local_attention // 2). Both bounds grow with i, which the
  * blocked loops use to skip whole blocks. An empty interval (lo >= hi) is a
  * fully masked row: its output is defined as zero. */
-#ifndef GREENTUNE_NN_ATTENTION_MASK_H
-#define GREENTUNE_NN_ATTENTION_MASK_H
+#ifndef GREENTUNE_NN_ATTENTION_ROWS_H
+#define GREENTUNE_NN_ATTENTION_ROWS_H
 
+#include <math.h>
 #include <stdint.h>
+#include <string.h>
 
+#include "nn/fastmath.h"
 #include "nn/ops.h"
 
 /* Allowed keys [*lo, *hi) of query i; *hi <= *lo when none. */
@@ -39,6 +43,36 @@ static inline long attention_qkv_offset(attention_shape s, int b, int h)
 static inline long attention_out_offset(attention_shape s, int b, int h)
 {
     return (long)b * s.T * s.H * s.D + (long)h * s.D;
+}
+
+/* max of row[a..b) (-inf when empty). */
+static inline float attention_row_max(const float *row, int a, int b)
+{
+    float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
+    for (int j = a; j < b; j++)
+        mx = row[j] > mx ? row[j] : mx;
+    return mx;
+}
+
+/* row[j] = exp(row[j] * scale - shift) for j in [a, b), 0 for the rest of
+ * [0, n): the probabilities of one row of raw scores, masked. Returns their
+ * sum. b <= a (a fully masked row, a and b possibly outside [0, n)) zeroes it. */
+static inline float attention_row_exp(float *row, int n, int a, int b, float scale, float shift)
+{
+    if (a >= b) {
+        memset(row, 0, sizeof(float) * n);
+        return 0.0f;
+    }
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int j = a; j < b; j++) {
+        row[j] = nn_expf(row[j] * scale - shift);
+        sum += row[j];
+    }
+    memset(row, 0, sizeof(float) * a);
+    memset(row + b, 0, sizeof(float) * (n - b));
+    return sum;
 }
 
 #endif
