@@ -15,7 +15,7 @@
  * Blocks the window or the padding rule out entirely are never computed.
  *
  * Scratch per thread is O(T D + block^2): one head's operands, copied out of the
- * packed buffers into contiguous rows (see pack_head), plus a few blocks. Heads
+ * packed buffers into contiguous rows (see pack_rows), plus a few blocks. Heads
  * run in parallel, each in one thread in a fixed order, so the results do not
  * depend on the number of threads. */
 #include <math.h>
@@ -26,7 +26,6 @@
 #include "nn/ops.h"
 #include "nn/tile_gemm.h"
 
-/* 64 x 64 blocks keep S, P and the k^T slice of a block in L1/L2. */
 /* Square blocks of queries x keys. 128 amortises the online-softmax
  * bookkeeping best; with a sliding window, 64 skips more of the area outside
  * the band. (Measured at T = 256, D = 64: docs/performance.md.) */
@@ -37,11 +36,13 @@ static int block_size(attention_shape s)
     return s.window > 0 && s.window < 2 * s.T ? 64 : BLOCK_MAX;
 }
 
-/* Row stride of a transposed (D, T) operand: past T and not a multiple of
- * 1 KiB, so that the D rows of a key block do not share a few cache sets. */
+/* Row stride of a transposed (D, T) operand: T rounded up to whole vectors,
+ * and not a multiple of 1 KiB, so that the D rows of a key block do not all
+ * fall into a few cache sets. */
 static int transposed_stride(int T)
 {
-    return (T + 15) / 16 * 16 + 16;
+    int ld = (T + 15) / 16 * 16;
+    return ld % 256 == 0 ? ld + 16 : ld;
 }
 
 /* Per thread (the backward's need, the larger): q, k, dout rows (T, D),
