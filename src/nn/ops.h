@@ -14,6 +14,8 @@
  * is passed in by the caller (the model's activation arena). Scratch sizes
  * marked "per thread" are computed for omp_get_max_threads() at the time of the
  * *_scratch_floats() call: size them again after changing the thread count.
+ * Call ops from serial code, not from inside a parallel region (per-thread
+ * scratch is indexed by omp_get_thread_num()).
  *
  * Sequence lengths: `valid` arguments, (B) int32, give the number of real
  * (non-padding) tokens of each sequence, which come first; NULL means none is
