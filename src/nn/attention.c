@@ -33,7 +33,7 @@ long attention_scratch_floats(attention_shape s)
  * A row with no allowed key is all zeros. */
 static void softmax_row(float *p, int T, int lo, int hi, float scale)
 {
-    float sum = attention_row_exp(p, T, lo, hi, scale, attention_row_max(p, lo, hi) * scale);
+    float sum = attention_row_exp(p, T, lo, hi, scale, nn_max(p, lo, hi) * scale);
     float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
 #pragma omp simd
     for (int j = lo; j < hi; j++)

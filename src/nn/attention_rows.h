@@ -45,16 +45,6 @@ static inline long attention_out_offset(attention_shape s, int b, int h)
     return (long)b * s.T * s.H * s.D + (long)h * s.D;
 }
 
-/* max of row[a..b) (-inf when empty). */
-static inline float attention_row_max(const float *row, int a, int b)
-{
-    float mx = -INFINITY;
-#pragma omp simd reduction(max : mx)
-    for (int j = a; j < b; j++)
-        mx = row[j] > mx ? row[j] : mx;
-    return mx;
-}
-
 /* row[j] = exp(row[j] * scale - shift) for j in [a, b), 0 for the rest of
  * [0, n): the probabilities of one row of raw scores, masked. Returns their
  * sum. b <= a (a fully masked row, a and b possibly outside [0, n)) zeroes it. */

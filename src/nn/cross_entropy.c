@@ -14,10 +14,7 @@ float cross_entropy_forward(float *losses, float *probs, const float *logits, co
     for (int b = 0; b < B; b++) {
         const float *z = logits + (long)b * L;
         float *p = probs + (long)b * L;
-        float mx = -INFINITY;
-#pragma omp simd reduction(max : mx)
-        for (int j = 0; j < L; j++)
-            mx = z[j] > mx ? z[j] : mx;
+        float mx = nn_max(z, 0, L);
         float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
         for (int j = 0; j < L; j++) {

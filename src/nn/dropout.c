@@ -35,7 +35,7 @@ void dropout_forward(float *y, uint8_t *mask, const float *x, long n, float p, u
     }
     const uint64_t threshold = (uint64_t)((double)p * 4294967296.0);
     const float scale = 1.0f / (1.0f - p);
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for schedule(static)
     for (long i = 0; i < n; i++) {
         uint8_t keep = (mix64(seed, offset + (uint64_t)i) >> 32) >= threshold;
         mask[i] = keep;

@@ -63,4 +63,25 @@ static inline float nn_erfcf(float x)
     return t * nn_expf(p - x * x);
 }
 
+/* max of x[a..b) (-inf when empty), in 16 running lanes: a plain `m = x > m ?
+ * x : m` reduction does not vectorize everywhere (clang wants -ffast-math for
+ * it), an elementwise update of 16 maxima does. Exact, so order-independent. */
+static inline float nn_max(const float *x, int a, int b)
+{
+    float lanes[16];
+    for (int l = 0; l < 16; l++)
+        lanes[l] = -__builtin_inff();
+    int j = a;
+    for (; j + 16 <= b; j += 16)
+#pragma omp simd
+        for (int l = 0; l < 16; l++)
+            lanes[l] = x[j + l] > lanes[l] ? x[j + l] : lanes[l];
+    float m = -__builtin_inff();
+    for (; j < b; j++)
+        m = x[j] > m ? x[j] : m;
+    for (int l = 0; l < 16; l++)
+        m = lanes[l] > m ? lanes[l] : m;
+    return m;
+}
+
 #endif

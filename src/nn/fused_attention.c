@@ -92,7 +92,7 @@ static void online_softmax_block(float *S, int bs, float *o, int ldo, float *m, 
             memset(Sr, 0, sizeof(float) * nk);
             continue;
         }
-        float mx = attention_row_max(Sr, a, b) * s.scale;
+        float mx = nn_max(Sr, a, b) * s.scale;
         float m_new = mx > m[r] ? mx : m[r];
         float alpha = nn_expf(m[r] - m_new); /* 0 on the first block: m = -inf */
         l[r] = l[r] * alpha + attention_row_exp(Sr, nk, a, b, s.scale, m_new);

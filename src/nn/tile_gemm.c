@@ -1,6 +1,5 @@
 #include "nn/tile_gemm.h"
 
-#include <stdint.h>
 #include <string.h>
 
 /* 16 floats: one AVX-512 register (two AVX2 registers elsewhere). */
@@ -127,31 +126,39 @@ void tile_gemm_at(float *C, int ldc, const float *A, int lda, const float *B, in
     gemm(1, C, ldc, A, lda, B, ldb, M, N, K, accumulate);
 }
 
-typedef int32_t i16 __attribute__((vector_size(64)));
+#define LANES(...) __VA_ARGS__
+
+/* Rows i and i + s of a round: the off-diagonal s x s blocks change places.
+ * `lo` and `hi` are the lane lists (0-15 from row i, 16-31 from row i + s) of
+ * the two new rows, in parentheses. */
+#define SWAP_BLOCKS(r, i, s, lo, hi)                                                                           \
+    do {                                                                                                       \
+        v16 a_ = r[i], b_ = r[i + s];                                                                          \
+        r[i] = __builtin_shufflevector(a_, b_, LANES lo);                                                      \
+        r[i + s] = __builtin_shufflevector(a_, b_, LANES hi);                                                  \
+    } while (0)
 
 /* Transposes 16 rows of 16 floats in registers: four rounds of swapping the
- * off-diagonal s x s blocks of every 2s x 2s block (s = 8, 4, 2, 1), each a
- * two-source lane permute per row. */
+ * off-diagonal s x s blocks of every 2s x 2s block (s = 8, 4, 2, 1); each new
+ * row is one two-source lane permute. */
 static inline void transpose16(v16 r[16])
 {
-    static const i16 lo8 = {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23};
-    static const i16 hi8 = {8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31};
-    static const i16 lo4 = {0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27};
-    static const i16 hi4 = {4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31};
-    static const i16 lo2 = {0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29};
-    static const i16 hi2 = {2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31};
-    static const i16 lo1 = {0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30};
-    static const i16 hi1 = {1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31};
-    const i16 *lo[4] = {&lo8, &lo4, &lo2, &lo1}, *hi[4] = {&hi8, &hi4, &hi2, &hi1};
-#pragma GCC unroll 4
-    for (int round = 0, step = 8; round < 4; round++, step /= 2)
-#pragma GCC unroll 16
-        for (int i = 0; i < 16; i++)
-            if (!(i & step)) {
-                v16 a = r[i], b = r[i + step];
-                r[i] = __builtin_shuffle(a, b, *lo[round]);
-                r[i + step] = __builtin_shuffle(a, b, *hi[round]);
-            }
+    for (int i = 0; i < 16; i++)
+        if (!(i & 8))
+            SWAP_BLOCKS(r, i, 8, (0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23),
+                        (8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31));
+    for (int i = 0; i < 16; i++)
+        if (!(i & 4))
+            SWAP_BLOCKS(r, i, 4, (0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27),
+                        (4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31));
+    for (int i = 0; i < 16; i++)
+        if (!(i & 2))
+            SWAP_BLOCKS(r, i, 2, (0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29),
+                        (2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31));
+    for (int i = 0; i < 16; i++)
+        if (!(i & 1))
+            SWAP_BLOCKS(r, i, 1, (0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30),
+                        (1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31));
 }
 
 /* Full 16 x 16 blocks in registers, the ragged edges element by element. */
