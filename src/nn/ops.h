@@ -9,14 +9,31 @@
  * gradients once per optimizer step, which is what gradient accumulation needs.
  *
  * Ops parallelise with OpenMP (static schedules, fixed reduction order): the same
- * inputs and thread count give bit-identical results. No op allocates memory;
- * scratch space is passed in by the caller (the model's activation arena).
+ * inputs give bit-identical results, whatever the thread count (every sum runs
+ * in an order fixed by the shapes alone). No op allocates memory; scratch space
+ * is passed in by the caller (the model's activation arena). Scratch sizes
+ * marked "per thread" are computed for omp_get_max_threads() at the time of the
+ * *_scratch_floats() call: size them again after changing the thread count.
+ * Call ops from serial code, not from inside a parallel region (per-thread
+ * scratch is indexed by omp_get_thread_num()).
+ *
+ * Sequence lengths: `valid` arguments, (B) int32, give the number of real
+ * (non-padding) tokens of each sequence, which come first; NULL means none is
+ * padding. Values outside [0, T] are clamped.
  *
  * Matmuls (linear layers) are not here: see src/nn/linear.h (oneDNN). */
 #ifndef GREENTUNE_NN_OPS_H
 #define GREENTUNE_NN_OPS_H
 
 #include <stdint.h>
+
+/* Real tokens of sequence b (see `valid` above). */
+static inline int valid_tokens(const int32_t *valid, int b, int T)
+{
+    if (!valid)
+        return T;
+    return valid[b] < 0 ? 0 : valid[b] > T ? T : valid[b];
+}
 
 /* ---- embeddings ---------------------------------------------------------- */
 
@@ -32,25 +49,30 @@ void position_embedding_forward(float *out, const float *positions, int B, int T
 void position_embedding_backward(float *dpositions, const float *dout, int B, int T, int C);
 
 /* Rotary position embedding (RoPE, GPT-NeoX "rotate half" convention as used by
- * ModernBERT), applied in place to the q or k part of a row of heads.
+ * ModernBERT: dimension i pairs with i + D/2), applied in place to rows of heads.
  * x: (B, T, H, D) with row stride `stride` floats between tokens (so q and k can
  * be rotated inside a packed (B, T, 3, H, D) qkv buffer); D even;
- * cos/sin: (T, D/2) tables from rope_tables(). */
+ * cos/sin: (T, D/2) tables from rope_tables(). q and k are adjacent in the
+ * packed layout, so one call rotates both:
+ *   rope_forward(qkv, cos, sin, B, T, 2 * H, D, 3 * H * D). */
 void rope_forward(float *x, const float *cos, const float *sin, int B, int T, int H, int D, int stride);
 /* The inverse rotation applied to the gradient, in place. */
 void rope_backward(float *dx, const float *cos, const float *sin, int B, int T, int H, int D, int stride);
-/* cos/sin: (T, D/2): angle(t, i) = t * theta^(-2i/D). */
+/* cos/sin: (T, D/2): angle(t, i) = t * theta^(-2i/D), with inv_freq and the
+ * angle rounded to float as PyTorch computes them (ModernBERT: theta 160000 for
+ * global layers, 10000 for local ones). */
 void rope_tables(float *cos, float *sin, int T, int D, double theta);
 
 /* ---- normalization -------------------------------------------------------- */
 
-/* LayerNorm over the last dimension.
- * y: (N, C), mean/rstd: (N) saved for backward, x: (N, C), w: (C), b: (C) or NULL. */
+/* LayerNorm over the last dimension (torch.nn.LayerNorm: biased variance, eps
+ * inside the square root). y: (N, C), mean/rstd: (N) saved for backward (NULL
+ * in inference), x: (N, C), w: (C), b: (C) or NULL. */
 void layernorm_forward(float *y, float *mean, float *rstd, const float *x, const float *w, const float *b,
                        int N, int C, float eps);
 /* dx: (N, C) written; dw, db (db may be NULL) accumulated.
- * scratch: (nthreads, 2*C) floats for the deterministic per-thread reduction;
- * layernorm_scratch_floats() says how many. */
+ * scratch: layernorm_scratch_floats(C) floats (a fixed number of row groups'
+ * partial sums of dw and db, independent of the thread count). */
 void layernorm_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
                         const float *mean, const float *rstd, float *scratch, int N, int C);
 long layernorm_scratch_floats(int C);
@@ -83,7 +105,9 @@ void residual_backward(float *da, float *db, const float *dy, long n);
 
 /* Inverted dropout: y = x * mask / (1 - p), with mask drawn from a counter-based
  * generator (seed, offset) so results do not depend on thread count.
- * mask: (n) bytes saved for backward. p = 0 copies x (mask all ones). */
+ * mask: (n) bytes saved for backward. p = 0 copies x (mask all ones); p >= 1
+ * gives zeros. y may equal x. Element i uses counter offset + i: give each
+ * dropout site of a step its own offset range (or seed). */
 void dropout_forward(float *y, uint8_t *mask, const float *x, long n, float p, uint64_t seed, uint64_t offset);
 void dropout_backward(float *dx, const uint8_t *mask, const float *dy, long n, float p);
 
@@ -92,13 +116,18 @@ void dropout_backward(float *dx, const uint8_t *mask, const float *dy, long n, f
 /* Multi-head self-attention core on a packed projection.
  *   qkv:   (B, T, 3, H, D)   q, k and v for every token (the output of one linear)
  *   out:   (B, T, H, D)      softmax(q k^T * scale + mask) v
- *   valid: (B)               number of real (non-padding) tokens of each sequence;
+ *   valid: (B) or NULL       number of real (non-padding) tokens of each sequence;
  *                            keys at t >= valid[b] are masked out; queries there
  *                            still produce outputs (ignored by pooling).
  *   window: 0 for global attention; otherwise local (sliding-window) attention
  *           where query i attends to keys j with |i - j| <= window / 2
  *           (ModernBERT's local_attention = 128 means +-64).
- *   scale: usually 1/sqrt(D). */
+ *   scale: usually 1/sqrt(D).
+ * A query with no allowed key (valid[b] = 0, or a padding query farther than
+ * window/2 from every real token) outputs zeros and gets zero gradients; its
+ * saved probabilities are 0 and its lse is -INFINITY. (PyTorch with a -inf mask
+ * gives NaN there, and HF's finite mask a uniform average; such rows are padding
+ * and never reach the loss.) */
 typedef struct {
     int B, T, H, D;
     int window;
@@ -106,9 +135,11 @@ typedef struct {
 } attention_shape;
 
 /* Straightforward version: materialises the probabilities.
- * probs: (B, H, T, T) saved for backward. */
-void attention_forward(float *out, float *probs, const float *qkv, const int32_t *valid, attention_shape s);
-/* dqkv: (B, T, 3, H, D) written. scratch: attention_scratch_floats(s). */
+ * probs: (B, H, T, T) saved for backward.
+ * scratch: attention_scratch_floats(s) (per thread), for forward and backward. */
+void attention_forward(float *out, float *probs, const float *qkv, const int32_t *valid, float *scratch,
+                       attention_shape s);
+/* dqkv: (B, T, 3, H, D) written. */
 void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *probs,
                         const int32_t *valid, float *scratch, attention_shape s);
 long attention_scratch_floats(attention_shape s);
@@ -116,7 +147,7 @@ long attention_scratch_floats(attention_shape s);
 /* Memory-efficient version: blocked over keys with an online softmax, never
  * holding a full (T, T) matrix per head; saves only the log-sum-exp per query.
  * lse: (B, H, T). Backward recomputes the probabilities block by block.
- * scratch: fused_attention_scratch_floats(s) (per-thread blocks). */
+ * scratch: fused_attention_scratch_floats(s) (per thread; O(T D), no (T, T)). */
 void fused_attention_forward(float *out, float *lse, const float *qkv, const int32_t *valid, float *scratch,
                              attention_shape s);
 void fused_attention_backward(float *dqkv, const float *dout, const float *out, const float *qkv,
@@ -130,7 +161,7 @@ void cls_pool_forward(float *out, const float *x, int B, int T, int C);
 /* dx[b, 0] += dout[b]; other rows untouched (the caller zeroes dx). */
 void cls_pool_backward(float *dx, const float *dout, int B, int T, int C);
 
-/* out[b] = mean over t < valid[b] of x[b, t]. */
+/* out[b] = mean over t < valid[b] of x[b, t] (zeros when valid[b] = 0). */
 void mean_pool_forward(float *out, const float *x, const int32_t *valid, int B, int T, int C);
 /* dx[b, t] += dout[b] / valid[b] for t < valid[b]. */
 void mean_pool_backward(float *dx, const float *dout, const int32_t *valid, int B, int T, int C);
@@ -138,8 +169,8 @@ void mean_pool_backward(float *dx, const float *dout, const int32_t *valid, int 
 /* ---- loss ---------------------------------------------------------------------- */
 
 /* Softmax cross-entropy over L classes.
- * losses: (B), probs: (B, L) saved for backward, logits: (B, L), labels: (B).
- * Returns the mean loss. */
+ * losses: (B), probs: (B, L) saved for backward, logits: (B, L), labels: (B)
+ * in [0, L) (the caller validates them). Returns the mean loss. */
 float cross_entropy_forward(float *losses, float *probs, const float *logits, const int32_t *labels, int B, int L);
 /* dlogits = (probs - onehot(labels)) * scale (scale = 1/B for a mean loss;
  * 1/(B*k) with k micro-batches of gradient accumulation). Written. */
