@@ -20,7 +20,8 @@
 /* Precision of the matmuls. Everything else (softmax, layernorm, loss,
  * optimizer state) stays fp32. bf16: bf16 inputs, fp32 accumulation and fp32
  * outputs, fp32 master weights. int8: inference only; s8 weights with one
- * scale per output channel, u8/s8 activations with one dynamic scale per call. */
+ * scale per output channel (7 bits on CPUs without VNNI), u8/s8 activations
+ * with one dynamic scale per call. */
 typedef enum {
     GT_NN_FP32 = 0,
     GT_NN_BF16 = 1,

@@ -74,7 +74,7 @@ static gt_status refresh_s8(linear_weight *w, gt_error *err)
             return gt_error_set(err, GT_ERR_NOMEM, "linear %dx%d: out of memory for the int8 weight copy",
                                 w->out, w->in);
     }
-    quantize_weights(w->w_s8, w->w_scale, w->w, w->out, w->in);
+    quantize_weights(w->w_s8, w->w_scale, w->w, w->out, w->in, int8_weight_qmax());
     w->s8_epoch = *w->epoch;
     return GT_OK;
 }

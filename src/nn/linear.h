@@ -8,8 +8,12 @@
  *         bf16 for the matmuls, which accumulate and write fp32, so y, dx, dW
  *         and db are fp32.
  *   int8  inference only: W quantized per output channel (symmetric s8, made
- *         once per weight update), x quantized per call with one dynamic scale
- *         (u8 when x has no negative value, else s8), fp32 y.
+ *         once per weight update; 7 bits on CPUs without VNNI, see
+ *         int8_weight_qmax), x quantized per call with one dynamic scale (u8
+ *         when x has no negative value, else s8), fp32 y. One scale per call
+ *         rather than per row: oneDNN 2.6 has no fast kernel for a per-row
+ *         scale (it falls back to reference code), while a per-column scale
+ *         (weights x activation) is a runtime output scale of the gemm kernel.
  *
  * The memory layouts keep all three training matmuls on oneDNN's brgemm
  * kernels: forward x . W^T (W read transposed in place), dx = dy . W (W as

@@ -52,19 +52,20 @@ float quantize_activations(void *q, int *is_unsigned, const float *x, long n)
     return s;
 }
 
-void quantize_weights(int8_t *q, float *scales, const float *w, int out, int in)
+void quantize_weights(int8_t *q, float *scales, const float *w, int out, int in, int qmax)
 {
+    float top = (float)qmax;
 #pragma omp parallel for schedule(static)
     for (int o = 0; o < out; o++) {
         const float *row = w + (long)o * in;
         float absmax = 0.0f;
         for (int i = 0; i < in; i++)
             absmax = fmaxf(absmax, fabsf(row[i]));
-        float s = absmax > 0.0f ? absmax / 127.0f : 1.0f;
+        float s = absmax > 0.0f ? absmax / top : 1.0f;
         float inv = 1.0f / s;
         scales[o] = s;
         for (int i = 0; i < in; i++)
-            q[(long)o * in + i] = (int8_t)fmaxf(fminf(rintf(row[i] * inv), 127.0f), -127.0f);
+            q[(long)o * in + i] = (int8_t)fmaxf(fminf(rintf(row[i] * inv), top), -top);
     }
 }
 
@@ -160,11 +161,17 @@ gt_status gt_nn_check_precision(gt_nn_precision p, gt_nn_precision_info *info, g
             snprintf(info->detail, sizeof info->detail, "u8/s8 x s8 matmuls with VNNI on %s", info->isa);
         else
             snprintf(info->detail, sizeof info->detail,
-                     "no VNNI: int8 matmuls take oneDNN's slower %s path (16-bit multiply-adds), "
-                     "often no faster than fp32", info->isa);
+                     "no VNNI: int8 matmuls take oneDNN's slower %s path (16-bit multiply-adds, so "
+                     "weights use 7 bits), often no faster than fp32", info->isa);
         return GT_OK;
     }
     return GT_ERR_INTERNAL;
+}
+
+int int8_weight_qmax(void)
+{
+    gt_nn_precision_info info;
+    return gt_nn_check_precision(GT_NN_INT8, &info, NULL) == GT_OK && info.native ? 127 : 63;
 }
 
 /* ---- public: threads ------------------------------------------------------- */

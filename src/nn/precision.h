@@ -1,8 +1,10 @@
 /* Number formats: fp32 <-> bf16 conversion and int8 quantization.
  *
- * bf16 keeps fp32's 8-bit exponent and the top 7 of its 23 mantissa bits, so a
- * conversion rounds to nearest (ties to even) with a relative error of at most
- * 2^-9 (about 0.2 %); NaN stays NaN, infinities and the fp32 range are kept.
+ * bf16 keeps fp32's 8-bit exponent and the top 7 of its 23 stored mantissa bits
+ * (8 significant bits), so a conversion rounds to nearest (ties to even) with a
+ * relative error of at most 2^-8 (0.39 %) for normal values; NaN stays NaN,
+ * infinities and the fp32 range are kept (values beyond the largest bf16,
+ * 3.3895e38, by more than half a step round to infinity, as IEEE rounding says).
  *
  * int8 is symmetric (no zero points): q = round(x / s), s = absmax / 127 for
  * signed data (weights, activations with negative values) and absmax / 255 for
@@ -46,9 +48,15 @@ void bf16_to_fp32(float *out, const bf16 *in, long n);
 float quantize_activations(void *q, int *is_unsigned, const float *x, long n);
 
 /* Per-output-channel symmetric weight quantization of a torch-layout (out, in)
- * matrix: scales[o] = absmax(w[o, :]) / 127 (1 for an all-zero row),
- * q[o, i] = round(w[o, i] / scales[o]) in [-127, 127]. */
-void quantize_weights(int8_t *q, float *scales, const float *w, int out, int in);
+ * matrix: scales[o] = absmax(w[o, :]) / qmax (1 for an all-zero row),
+ * q[o, i] = round(w[o, i] / scales[o]) in [-qmax, qmax]. */
+void quantize_weights(int8_t *q, float *scales, const float *w, int out, int in, int qmax);
+
+/* The weight range int8 matmuls can use on this CPU: 127 with VNNI; 63
+ * without, where oneDNN multiplies u8 by s8 with vpmaddubsw, whose 16-bit sum
+ * of two products saturates unless |w| <= 63 (255 * 63 * 2 < 32767) — the
+ * same reason PyTorch reduces the range on such CPUs. */
+int int8_weight_qmax(void);
 
 /* fp32 = q * scale, for tests and for dequantizing weights. */
 void dequantize_s8(float *out, const int8_t *q, float scale, long n);
