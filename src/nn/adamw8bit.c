@@ -9,82 +9,114 @@
 #define M_STEPS 8
 #define R_MAX 255
 #define R_STEPS 16
-/* Rounding log2 of a mantissa to 1/steps of an octave, looked up by its top 10 bits. */
+/* floor(steps * log2(mantissa)), looked up by the mantissa's top 10 bits. */
 #define FRAC_BITS 10
 
-static float lut_m[M_MAX + 1], lut_r[R_MAX + 1];
-static uint8_t frac_m[1 << FRAC_BITS], frac_r[1 << FRAC_BITS];
+static float lut_m[M_MAX + 2], lut_r[R_MAX + 2];
+static uint8_t floor_m[1 << FRAC_BITS], floor_r[1 << FRAC_BITS];
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
-static void fill_frac(uint8_t *frac, int steps)
+static void fill(float *lut, uint8_t *flo, int kmax, int steps)
 {
+    for (int k = 1; k <= kmax; k++)
+        lut[k] = (float)exp2((k - kmax) / (double)steps);
+    lut[kmax + 1] = 2.0f;   /* a sentinel above the top */
     for (int i = 0; i < 1 << FRAC_BITS; i++)
-        frac[i] = (uint8_t)lrint(steps * log2(1.0 + (i + 0.5) / (1 << FRAC_BITS)));
+        flo[i] = (uint8_t)floor(steps * log2(1.0 + (double)i / (1 << FRAC_BITS)));
 }
 
 static void make_tables(void)
 {
-    for (int k = 1; k <= M_MAX; k++)
-        lut_m[k] = (float)exp2((k - M_MAX) / (double)M_STEPS);
-    for (int k = 1; k <= R_MAX; k++)
-        lut_r[k] = (float)exp2((k - R_MAX) / (double)R_STEPS);
-    fill_frac(frac_m, M_STEPS);
-    fill_frac(frac_r, R_STEPS);
+    fill(lut_m, floor_m, M_MAX, M_STEPS);
+    fill(lut_r, floor_r, R_MAX, R_STEPS);
 }
 
-/* The grid index of t = |x| / scale in (0, 1]: kmax + round(steps * log2 t),
- * read from t's exponent and the top bits of its mantissa; 0 below half the
- * smallest grid value. */
-static inline int log_code(float t, const uint8_t *frac, int steps, int kmax, float lowest)
+/* The grid index of t = |x| / scale in [0, 1], rounding up with probability
+ * u-threshold equal to t's linear position between its two neighbouring grid
+ * values (stochastic rounding when u is uniform noise, round to nearest when
+ * u = 0.5). Nonzero values of r never round to zero (keep_nonzero): a zero
+ * denominator would turn Adam's step into m / eps. */
+static inline int grid_code(float t, const float *lut, const uint8_t *flo, int steps, int kmax, float u,
+                            int keep_nonzero)
 {
-    if (!(t >= 0.5f * lowest))
+    if (!(t > 0.0f))
         return 0;
-    uint32_t bits;
-    memcpy(&bits, &t, sizeof bits);
-    int e = (int)(bits >> 23) - 127;
-    int k = kmax + steps * e + frac[(bits >> (23 - FRAC_BITS)) & ((1u << FRAC_BITS) - 1)];
-    return k < 1 ? 1 : k > kmax ? kmax : k;
+    if (t >= 1.0f)
+        return kmax;
+    int k = 0;
+    if (t >= lut[1]) {
+        uint32_t bits;
+        memcpy(&bits, &t, sizeof bits);
+        k = kmax + steps * ((int)(bits >> 23) - 127) + flo[(bits >> (23 - FRAC_BITS)) & ((1u << FRAC_BITS) - 1)];
+        /* The table floors per bucket of mantissas: fix the rare off-by-one. */
+        k = k < 1 ? 1 : k > kmax ? kmax : k;
+        if (t < lut[k])
+            k--;
+        else if (t >= lut[k + 1])
+            k++;
+        if (k >= kmax)
+            return kmax;
+    }
+    float lo = k ? lut[k] : 0.0f, hi = lut[k + 1];
+    k += u < (t - lo) / (hi - lo);
+    return k == 0 && keep_nonzero ? 1 : k;
 }
 
-uint8_t adamw8bit_encode_m(float m, float scale)
+/* splitmix64: the rounding noise of value `index` at step `seed`, the same
+ * for any thread count. */
+static inline uint64_t mix(uint64_t z)
+{
+    z += 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static inline float unit(uint64_t h)
+{
+    return (float)(h >> 40) * (1.0f / 16777216.0f);
+}
+
+uint8_t adamw8bit_encode_m(float m, float scale, float u)
 {
     pthread_once(&tables_once, make_tables);
     if (!(scale > 0.0f))
         return 0;
-    int k = log_code(fabsf(m) * (1.0f / scale), frac_m, M_STEPS, M_MAX, lut_m[1]);
+    int k = grid_code(fabsf(m) * (1.0f / scale), lut_m, floor_m, M_STEPS, M_MAX, u, 0);
     return (uint8_t)(k | (m < 0.0f && k ? 0x80 : 0));
 }
 
 float adamw8bit_decode_m(uint8_t code, float scale)
 {
     pthread_once(&tables_once, make_tables);
-    float mag = lut_m[code & 0x7f] * scale;
+    float mag = (code & 0x7f) ? lut_m[code & 0x7f] * scale : 0.0f;
     return code & 0x80 ? -mag : mag;
 }
 
-uint8_t adamw8bit_encode_r(float r, float scale)
+uint8_t adamw8bit_encode_r(float r, float scale, float u)
 {
     pthread_once(&tables_once, make_tables);
     if (!(scale > 0.0f))
         return 0;
-    return (uint8_t)log_code(r * (1.0f / scale), frac_r, R_STEPS, R_MAX, lut_r[1]);
+    return (uint8_t)grid_code(r * (1.0f / scale), lut_r, floor_r, R_STEPS, R_MAX, u, 1);
 }
 
 float adamw8bit_decode_r(uint8_t code, float scale)
 {
     pthread_once(&tables_once, make_tables);
-    return lut_r[code] * scale;
+    return code ? lut_r[code] * scale : 0.0f;
 }
 
 void adamw8bit_block(float *p, const float *g, uint8_t *qm, uint8_t *qv, float *m_scale, float *r_scale, int n,
-                     const adamw_consts *c)
+                     uint64_t first, const adamw_consts *c)
 {
     pthread_once(&tables_once, make_tables);
     float m[ADAMW8_BLOCK], r[ADAMW8_BLOCK];
     float ms = *m_scale, rs = *r_scale, m_max = 0.0f, r_max = 0.0f;
     for (int i = 0; i < n; i++) {
-        float mi = qm[i] & 0x80 ? -lut_m[qm[i] & 0x7f] * ms : lut_m[qm[i] & 0x7f] * ms;
-        float ri = lut_r[qv[i]] * rs;
+        float mag = (qm[i] & 0x7f) ? lut_m[qm[i] & 0x7f] * ms : 0.0f;
+        float mi = qm[i] & 0x80 ? -mag : mag;
+        float ri = qv[i] ? lut_r[qv[i]] * rs : 0.0f;
         /* The same operations, in the same order, as the fp32 AdamW in optimizer.c. */
         float pi = p[i] * c->decay;
         mi = mi * c->beta1 + c->one_minus_beta1 * g[i];
@@ -99,9 +131,10 @@ void adamw8bit_block(float *p, const float *g, uint8_t *qm, uint8_t *qv, float *
     }
     float m_inv = m_max > 0.0f ? 1.0f / m_max : 0.0f, r_inv = r_max > 0.0f ? 1.0f / r_max : 0.0f;
     for (int i = 0; i < n; i++) {
-        int k = log_code(fabsf(m[i]) * m_inv, frac_m, M_STEPS, M_MAX, lut_m[1]);
+        uint64_t h = mix(c->seed ^ (first + (uint64_t)i));
+        int k = grid_code(fabsf(m[i]) * m_inv, lut_m, floor_m, M_STEPS, M_MAX, unit(h), 0);
         qm[i] = (uint8_t)(k | (m[i] < 0.0f && k ? 0x80 : 0));
-        qv[i] = (uint8_t)log_code(r[i] * r_inv, frac_r, R_STEPS, R_MAX, lut_r[1]);
+        qv[i] = (uint8_t)grid_code(r[i] * r_inv, lut_r, floor_r, R_STEPS, R_MAX, unit(mix(h)), 1);
     }
     *m_scale = m_max;
     *r_scale = r_max;

@@ -140,6 +140,7 @@ static adamw_consts adamw_step_consts(const optimizer_config *c, double lr, long
         .bc2_sqrt = (float)sqrt(bc2),
         .neg_step = (float)(-(lr / bc1)),
         .eps = (float)c->eps,
+        .seed = (uint64_t)step * 0x9E3779B97F4A7C15ull,
     };
     return k;
 }
@@ -172,7 +173,7 @@ static void adamw8bit_tensor(optimizer *o, float *p, const float *g, size_t grad
         long i = b * ADAMW8_BLOCK;
         int len = n - i < ADAMW8_BLOCK ? (int)(n - i) : ADAMW8_BLOCK;
         adamw8bit_block(p + i, g + i, o->qm + grad_offset + i, o->qv + grad_offset + i, &o->m_scale[first + b],
-                        &o->r_scale[first + b], len, c);
+                        &o->r_scale[first + b], len, grad_offset + (size_t)i, c);
     }
 }
 
