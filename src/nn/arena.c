@@ -15,7 +15,7 @@ size_t nn_align_up(size_t bytes)
 
 void *nn_alloc(size_t bytes)
 {
-    if (bytes == 0 || bytes > SIZE_MAX - NN_ALIGN)
+    if (bytes == 0 || bytes > NN_ALLOC_MAX)
         return NULL;
     size_t rounded = nn_align_up(bytes);
     void *p = aligned_alloc(NN_ALIGN, rounded);

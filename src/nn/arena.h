@@ -16,7 +16,11 @@
 /* Alignment of every engine buffer: a cache line and an AVX-512 register. */
 #define NN_ALIGN 64
 
-/* Zeroed, NN_ALIGN-aligned memory, or NULL (also for bytes == 0). */
+/* Requests above this are refused without asking the system: no machine this
+ * runs on has the memory, and sanitizers abort on such sizes instead of failing. */
+#define NN_ALLOC_MAX ((size_t)1 << 39)
+
+/* Zeroed, NN_ALIGN-aligned memory, or NULL (also for bytes == 0 or > NN_ALLOC_MAX). */
 void *nn_alloc(size_t bytes);
 void nn_free(void *p);
 /* Number of successful nn_alloc calls since the program started. */
