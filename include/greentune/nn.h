@@ -55,9 +55,11 @@ GT_API gt_status gt_nn_check_precision(gt_nn_precision p, gt_nn_precision_info *
 GT_API gt_status gt_nn_set_threads(int threads, gt_error *err);
 GT_API int gt_nn_threads(void);
 
-/* The machine's measured matmul peak for a precision and thread count: the best
- * of a few large oneDNN matmuls (fp32: f32 x f32; bf16: bf16 x bf16 -> f32;
- * int8: u8 x s8 -> s32), each run for seconds_per_shape. Cached in
+/* The machine's measured matmul peak for a precision and thread count: the
+ * fastest run of a few large oneDNN matmuls (fp32: f32 x f32; bf16: bf16 x bf16
+ * -> f32; int8: u8 x s8 -> s32), each repeated for seconds_per_shape. Other
+ * load on the machine lowers it: measure on a quiet machine (refresh = 1 to
+ * measure again). Cached in
  * <cache_dir>/gemm-peak.tsv keyed by CPU model, oneDNN version, threads and
  * precision; the file is written atomically. */
 typedef struct {
