@@ -5,7 +5,10 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+
+#include "nn/matmul.h"
 
 /* xorshift64*: the same numbers on every machine. */
 static inline double test_uniform(uint64_t *state)
@@ -45,6 +48,18 @@ static inline void test_matmul_ref(double *C, double *mag, const float *A, const
             if (mag)
                 mag[(long)i * N + j] = m;
         }
+}
+
+/* A matmul context, or exit(1) with oneDNN's reason (nothing can be tested without it). */
+static inline mm_ctx *test_mm_ctx(void)
+{
+    mm_ctx *ctx;
+    gt_error err = {0};
+    if (mm_ctx_create(&ctx, &err) != GT_OK) {
+        fprintf(stderr, "%s\n", err.message);
+        exit(1);
+    }
+    return ctx;
 }
 
 #endif

@@ -125,11 +125,8 @@ static void test_gradients_align_with_fp32(void)
 
 int main(void)
 {
+    ctx = test_mm_ctx();
     gt_error err = {0};
-    if (mm_ctx_create(&ctx, &err) != GT_OK) {
-        fprintf(stderr, "%s\n", err.message);
-        return 1;
-    }
     gt_nn_precision_info info;
     if (gt_nn_check_precision(GT_NN_BF16, &info, &err) != GT_OK) {
         /* The documented fallback: a clear refusal, from the layer too. */

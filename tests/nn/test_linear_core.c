@@ -250,11 +250,7 @@ static void test_flops_are_counted(void)
 
 int main(void)
 {
-    gt_error err = {0};
-    if (mm_ctx_create(&ctx, &err) != GT_OK) {
-        fprintf(stderr, "%s\n", err.message);
-        return 1;
-    }
+    ctx = test_mm_ctx();
     RUN(test_forward_matches_formula);
     RUN(test_backward_matches_formula);
     RUN(test_backward_matches_finite_differences);

@@ -276,11 +276,7 @@ static void test_linear_layouts_use_brgemm(void)
 
 int main(void)
 {
-    gt_error err = {0};
-    if (mm_ctx_create(&ctx, &err) != GT_OK) {
-        fprintf(stderr, "%s\n", err.message);
-        return 1;
-    }
+    ctx = test_mm_ctx();
     RUN(test_fp32_matches_double_reference);
     RUN(test_fp32_accumulates_into_output);
     RUN(test_bf16_within_format_bound);
