@@ -138,12 +138,20 @@ int main(int argc, char **argv)
             nn_free(c.dw), nn_free(c.db), nn_free(c.xb);
         }
     }
-    /* The kernels oneDNN picked for the three matmuls of a training step. */
-    mm_desc fwd = {.M = rows, .K = 256, .N = 768, .a = MM_F32, .b = MM_F32, .b_trans = 1, .bias = 1};
-    mm_desc dx = {.M = rows, .K = 768, .N = 256, .a = MM_F32, .b = MM_F32};
-    mm_desc dw = {.M = 768, .K = rows, .N = 256, .a = MM_F32, .b = MM_F32, .a_trans = 1, .accumulate = 1};
-    const char *i1 = mm_impl(mm, &fwd, NULL), *i2 = mm_impl(mm, &dx, NULL), *i3 = mm_impl(mm, &dw, NULL);
-    printf("fp32 kernels: forward %s, dx %s, dW %s\n", i1 ? i1 : "?", i2 ? i2 : "?", i3 ? i3 : "?");
+    /* The kernels oneDNN picked for the three matmuls of a training step, and for int8 inference. */
+    for (int t = 0; t < 2; t++) {
+        mm_type ty = t ? MM_BF16 : MM_F32;
+        mm_desc fwd = {.M = rows, .K = 256, .N = 768, .a = ty, .b = ty, .b_trans = 1, .bias = 1};
+        mm_desc dx = {.M = rows, .K = 768, .N = 256, .a = ty, .b = ty};
+        mm_desc dw = {.M = 768, .K = rows, .N = 256, .a = ty, .b = ty, .a_trans = 1, .accumulate = 1};
+        const char *i1 = mm_impl(mm, &fwd, NULL), *i2 = mm_impl(mm, &dx, NULL), *i3 = mm_impl(mm, &dw, NULL);
+        printf("%s kernels: forward %s, dx %s, dW %s\n", t ? "bf16" : "fp32", i1 ? i1 : "-", i2 ? i2 : "-",
+               i3 ? i3 : "-");
+    }
+    mm_desc q = {.M = rows, .K = 256, .N = 768, .a = MM_S8, .b = MM_S8, .b_trans = 1, .bias = 1, .scaled = 1,
+                 .b_packed = 1};
+    const char *iq = mm_impl(mm, &q, NULL);
+    printf("int8 kernel: forward %s\n", iq ? iq : "-");
     mm_ctx_destroy(mm);
     return 0;
 }
