@@ -13,7 +13,10 @@
  * A primitive is made once per problem (shape, types, transposes, bias,
  * accumulation, scaling, packing, thread count) and kept in a hash table in the
  * mm_ctx; later calls with the same problem only bind pointers and run. Scratch
- * memory is owned by the context, so running a known problem allocates nothing.
+ * memory is owned by the context, so running a known problem allocates nothing
+ * (in the engine: oneDNN 2.6 itself makes a few small allocations per call for
+ * its argument map). A context serves one thread at a time; the matmuls inside
+ * use the OpenMP team (gt_nn_set_threads).
  *
  * Weights that stay fixed for many calls (inference, frozen layers) can be
  * packed once into the layout the primitive prefers (b_packed): mm_packed holds
