@@ -67,12 +67,19 @@ static gt_status refresh_s8(linear_weight *w, gt_error *err)
     if (w->w_s8 && w->s8_epoch == *w->epoch)
         return GT_OK;
     size_t n = (size_t)w->out * w->in;
-    if (!w->w_s8) {
+    if (!w->w_s8 || !w->w_scale) {
+        nn_free(w->w_s8);
+        nn_free(w->w_scale);
         w->w_s8 = nn_alloc(n);
         w->w_scale = nn_alloc((size_t)w->out * sizeof(float));
-        if (!w->w_s8 || !w->w_scale)
+        if (!w->w_s8 || !w->w_scale) {
+            nn_free(w->w_s8);
+            nn_free(w->w_scale);
+            w->w_s8 = NULL;
+            w->w_scale = NULL;
             return gt_error_set(err, GT_ERR_NOMEM, "linear %dx%d: out of memory for the int8 weight copy",
                                 w->out, w->in);
+        }
     }
     quantize_weights(w->w_s8, w->w_scale, w->w, w->out, w->in, int8_weight_qmax());
     w->s8_epoch = *w->epoch;
