@@ -1,0 +1,80 @@
+/* Optimizers over a param_set, gradient clipping and learning-rate schedules.
+ *
+ * Updates follow PyTorch exactly (same formulas, same order of operations in
+ * fp32), so a run can be checked step by step against torch.optim:
+ *   AdamW     torch.optim.AdamW (decoupled weight decay, bias correction, no amsgrad)
+ *   SGD       torch.optim.SGD (momentum, dampening, nesterov, L2 weight decay
+ *             added to the gradient)
+ *   AdamW8bit AdamW with its two moments stored in 8 bits per value, in blocks
+ *             of 256 values with one fp32 scale (the block's absmax) each — the
+ *             idea of bitsandbytes' blockwise 8-bit optimizers; see adamw8bit.h
+ *             for the number format.
+ * Frozen tensors (no gradient) are skipped; tensors flagged PARAM_NO_DECAY get
+ * no weight decay. Every step bumps ps->epoch, which tells linear layers to
+ * refresh their bf16/int8 copies.
+ *
+ * Gradient accumulation is the caller's loop: params_zero_grad once per
+ * optimizer step, backward k times with the loss scaled by 1/k (or
+ * params_scale_grad(ps, 1/k) afterwards), then clip and step. */
+#ifndef GREENTUNE_NN_OPTIMIZER_H
+#define GREENTUNE_NN_OPTIMIZER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nn/params.h"
+
+typedef enum { OPTIMIZER_ADAMW, OPTIMIZER_ADAMW_8BIT, OPTIMIZER_SGD } optimizer_kind;
+
+typedef struct {
+    optimizer_kind kind;
+    double beta1, beta2, eps;      /* AdamW */
+    double weight_decay;           /* AdamW: decoupled; SGD: added to the gradient */
+    double momentum, dampening;    /* SGD */
+    int nesterov;                  /* SGD */
+} optimizer_config;
+
+/* PyTorch's defaults: AdamW betas (0.9, 0.999), eps 1e-8, weight_decay 0.01;
+ * SGD momentum 0, dampening 0, weight_decay 0, nesterov off. */
+optimizer_config optimizer_defaults(optimizer_kind kind);
+/* "adamw", "adamw8bit", "sgd". */
+const char *optimizer_name(optimizer_kind kind);
+gt_status optimizer_parse(const char *name, optimizer_kind *kind, gt_error *err);
+
+typedef struct {
+    optimizer_config cfg;
+    long step;                     /* steps taken */
+    size_t floats;                 /* the gradient block's length */
+    float *m, *v;                  /* fp32 moments (AdamW), momentum buffer m (SGD) */
+    uint8_t *qm, *qv;              /* 8-bit moments (AdamW8bit) */
+    float *m_scale, *r_scale;      /* one per 256-value block */
+    size_t state_bytes;
+} optimizer;
+
+/* Allocates the state for ps's trainable tensors (ps must be finalized). */
+gt_status optimizer_init(optimizer *o, const param_set *ps, const optimizer_config *cfg, gt_error *err);
+void optimizer_free(optimizer *o);
+
+/* One update of every trainable tensor with learning rate lr. */
+void optimizer_step(optimizer *o, param_set *ps, double lr);
+
+/* Bytes of optimizer state: the evidence of the `optimizer` knob. */
+size_t optimizer_state_bytes(const optimizer *o);
+
+/* The L2 norm of all gradients together (summed in double, in a fixed order:
+ * the same for any thread count). */
+double grad_norm(const param_set *ps);
+/* torch.nn.utils.clip_grad_norm_: scales all gradients by
+ * min(1, max_norm / (norm + 1e-6)); returns the norm before clipping. */
+double clip_grad_norm(param_set *ps, double max_norm);
+
+/* Learning rate at optimizer step `step` (0-based), as Hugging Face
+ * transformers' get_constant_schedule_with_warmup /
+ * get_linear_schedule_with_warmup / get_cosine_schedule_with_warmup (half a
+ * cosine) used with torch's LambdaLR: linear warmup over `warmup` steps from 0,
+ * then constant, linear decay to 0 at `total`, or cosine decay to 0 at `total`. */
+typedef enum { LR_CONSTANT, LR_LINEAR, LR_COSINE } lr_schedule;
+double lr_at(lr_schedule kind, double base_lr, long step, long warmup, long total);
+gt_status lr_schedule_parse(const char *name, lr_schedule *kind, gt_error *err);
+
+#endif
