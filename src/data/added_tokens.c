@@ -35,8 +35,10 @@ int tok_find_added(const gt_tokenizer *tok, const uint32_t *cps, size_t n, size_
         if (!best)
             continue;
         size_t s = i, e = i + best->pattern_len;
-        if (best->single_word && ((s > 0 && is_word_char(cps[s - 1])) || (e < n && is_word_char(cps[e]))))
+        if (best->single_word && ((s > 0 && is_word_char(cps[s - 1])) || (e < n && is_word_char(cps[e])))) {
+            i = e - 1;  /* the search resumes after the rejected match, as Aho-Corasick's does */
             continue;
+        }
         if (best->lstrip)
             while (s > from && gt_unicode_is_whitespace(cps[s - 1]))
                 s--;

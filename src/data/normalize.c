@@ -54,15 +54,15 @@ int tok_bert_normalize(const norm_step *step, const uint32_t *in, size_t n, gt_c
     for (size_t i = 0; i < n; i++) {
         uint32_t cp = in[i];
         if (step->clean_text) {
-            if (cp == 0 || cp == 0xFFFD)
+            /* Controls go first, so whitespace that is also a control (VT, FF,
+             * NEL) is dropped rather than spaced; tab, LF and CR are spaced. */
+            if (cp == 0 || cp == 0xFFFD || (cp != '\t' && cp != '\n' && cp != '\r' && gt_unicode_is_other(cp)))
                 continue;
-            if (cp == '\t' || cp == '\n' || cp == '\r' || gt_unicode_is_whitespace(cp)) {
+            if (gt_unicode_is_whitespace(cp)) {
                 if (gt_cpbuf_push(out, ' ') != 0)
                     return -1;
                 continue;
             }
-            if (gt_unicode_is_other(cp))
-                continue;
         }
         if (step->chinese_chars && cp >= 0x3400 && is_cjk_ideograph(cp)) {
             if (gt_cpbuf_push(out, ' ') || gt_cpbuf_push(out, cp) || gt_cpbuf_push(out, ' '))

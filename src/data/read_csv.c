@@ -198,7 +198,7 @@ static gt_status parse(csv_state *s, byte_reader *r, gt_error *err)
             continue;
         }
         if (c == ',') {
-            if ((status = end_field(s, line, err)) != GT_OK)
+            if ((status = end_field(s, record_line, err)) != GT_OK)
                 return status;
             s->last_field_quoted = 0;
             state = AT_FIELD_START;
@@ -210,7 +210,7 @@ static gt_status parse(csv_state *s, byte_reader *r, gt_error *err)
                 if (next != '\n')
                     r->pushed = next;
             }
-            if ((status = end_field(s, line, err)) != GT_OK || (status = end_record(s, record_line, err)) != GT_OK)
+            if ((status = end_field(s, record_line, err)) != GT_OK || (status = end_record(s, record_line, err)) != GT_OK)
                 return status;
             line++;
             record_line = line;
@@ -243,7 +243,7 @@ static gt_status parse(csv_state *s, byte_reader *r, gt_error *err)
         return gt_error_set(err, GT_ERR_PARSE, "%s: line %zu: the quoted field opened here is never closed (end of "
                             "file) — close the quote, or double the quotes inside it", s->path, quote_line);
     if (state != AT_FIELD_START || s->n_fields > 0) {  /* the last record has no line break */
-        if ((status = end_field(s, line, err)) != GT_OK || (status = end_record(s, record_line, err)) != GT_OK)
+        if ((status = end_field(s, record_line, err)) != GT_OK || (status = end_record(s, record_line, err)) != GT_OK)
             return status;
     }
     if (!s->header_fields)
