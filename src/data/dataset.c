@@ -208,6 +208,9 @@ gt_status gt_builder_finish(gt_dataset_builder *b, gt_dataset **out, gt_error *e
     if (ds->n == 0)
         return gt_error_set(err, GT_ERR_INVALID, "%s: the data set is empty — check the path and the format (%s)",
                             ds->source, gt_data_format_name(ds->format));
+    if (ds->n_classes < 2)
+        return gt_error_set(err, GT_ERR_INVALID, "%s: only one class (\"%s\") — a classifier needs at least two",
+                            ds->source, ds->class_names[0]);
     ds->class_counts = calloc((size_t)ds->n_classes, sizeof *ds->class_counts);
     if (!ds->class_counts)
         return gt_error_set(err, GT_ERR_NOMEM, "%s: out of memory", ds->source);

@@ -19,8 +19,8 @@ checks that greentune's C tokenizers produce the same ids. The expected ids were
 also cross-checked once against Hugging Face `tokenizers` 0.23.2 (its Node
 binding, `Tokenizer.fromFile(...).encode(text)`), which agreed on every case.
 
-Other uses:
-    reference_tokenizer.py TOKENIZER_JSON [--max-len N] < texts.json   ids as JSON
+Other use (the tests run it on tokenizers greentune trains):
+    reference_tokenizer.py TOKENIZER_JSON TEXTS_JSON [--max-len N]   prints the ids as JSON
 """
 import argparse
 import json
@@ -367,6 +367,7 @@ def expected_text():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("tokenizer", nargs="?")
+    parser.add_argument("texts", nargs="?")
     parser.add_argument("--max-len", type=int, default=0)
     parser.add_argument("--write-expected", action="store_true")
     parser.add_argument("--print-expected", action="store_true")
@@ -376,9 +377,10 @@ def main():
             f.write(expected_text())
     elif args.print_expected:
         sys.stdout.write(expected_text())
-    elif args.tokenizer:
+    elif args.tokenizer and args.texts:
         tok = Tokenizer(args.tokenizer)
-        texts = json.load(sys.stdin)
+        with open(args.texts, encoding="utf-8") as f:
+            texts = json.load(f)
         json.dump([tok.encode(t, args.max_len) for t in texts], sys.stdout)
         sys.stdout.write("\n")
     else:
