@@ -15,6 +15,8 @@ libopenmpi-dev openmpi-bin"
 command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES npm"
 # Tests only: the PyTorch parity tests, sanitizers and fuzzers (clang's runtime).
 PACKAGES="$PACKAGES python3 python3-torch python3-numpy clang libclang-rt-14-dev"
+# Tests only: the reference tokenizer's Unicode regular expressions (\p{L}, \p{N}).
+PACKAGES="$PACKAGES python3-regex"
 
 missing=""
 for p in $PACKAGES; do

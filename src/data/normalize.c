@@ -113,7 +113,8 @@ static int all_ascii(const uint32_t *in, size_t n)
     return 1;
 }
 
-int tok_normalize(const gt_tokenizer *tok, const uint32_t *in, size_t n, gt_cpbuf *out, gt_cpbuf *tmp)
+int tok_normalize(const gt_tokenizer *tok, const uint32_t *in, size_t n, gt_cpbuf *out, gt_cpbuf *tmp,
+                  gt_cpbuf *stage)
 {
     out->n = 0;
     if (tok->n_norms == 0) {
@@ -124,7 +125,6 @@ int tok_normalize(const gt_tokenizer *tok, const uint32_t *in, size_t n, gt_cpbu
         out->n = n;
         return 0;
     }
-    gt_cpbuf stage = {0};
     int ascii = all_ascii(in, n);
     const uint32_t *src = in;
     size_t src_n = n;
@@ -133,17 +133,14 @@ int tok_normalize(const gt_tokenizer *tok, const uint32_t *in, size_t n, gt_cpbu
         if (ascii && (step->kind == NORM_NFC || step->kind == NORM_NFD || step->kind == NORM_STRIP_ACCENTS) &&
             s + 1 < tok->n_norms)
             continue;
-        if (run_step(step, src, src_n, out, tmp) != 0) {
-            gt_cpbuf_free(&stage);
+        if (run_step(step, src, src_n, out, tmp) != 0)
             return -1;
-        }
         if (s + 1 < tok->n_norms) {
             /* The next step reads this one's output: move it aside. */
-            swap_buffers(out, &stage);
-            src = stage.v;
-            src_n = stage.n;
+            swap_buffers(out, stage);
+            src = stage->v;
+            src_n = stage->n;
         }
     }
-    gt_cpbuf_free(&stage);
     return 0;
 }

@@ -24,8 +24,10 @@ void tok_work_free(tok_work *w)
     gt_cpbuf_free(&w->raw);
     gt_cpbuf_free(&w->norm);
     gt_cpbuf_free(&w->tmp);
+    gt_cpbuf_free(&w->stage);
     gt_cpbuf_free(&w->piece);
     gt_bytes_free(&w->word);
+    gt_bytes_free(&w->chunk);
     free(w->spans);
     free(w->spans2);
     free(w->sym);
@@ -83,7 +85,8 @@ static int encode_word(const gt_tokenizer *tok, const uint32_t *cps, size_t n, t
         return -1;
     for (size_t i = 0; i < n; i++)
         word->n += gt_utf8_put(cps[i], word->v + word->n);
-    if (w->use_cache) {
+    int cached = w->use_cache && !tok->chunkable;  /* chunkable tokenizers cache whole chunks instead */
+    if (cached) {
         w->lookups++;
         int32_t e = gt_strmap_get(&w->cache, word->v, word->n);
         if (e >= 0) {
@@ -94,7 +97,7 @@ static int encode_word(const gt_tokenizer *tok, const uint32_t *cps, size_t n, t
     size_t mark = out->n;
     int rc = tok->model == TOK_WORDPIECE ? tok_wordpiece_word(tok, word->v, word->n, out)
                                          : tok_bpe_word(tok, word->v, word->n, w, out);
-    if (rc == 0 && w->use_cache)
+    if (rc == 0 && cached)
         cache_insert(w, word->v, word->n, out->v + mark, out->n - mark);
     return rc;
 }
@@ -123,12 +126,13 @@ static int encode_piece(const gt_tokenizer *tok, const uint32_t *cps, size_t n, 
     return 0;
 }
 
-/* A segment of raw text between non-normalized added tokens. */
-static int encode_segment(const gt_tokenizer *tok, const uint32_t *cps, size_t n, tok_work *w, gt_ivec *out)
+/* A segment of raw text between non-normalized added tokens: normalize, cut
+ * out normalized added tokens, then pre-tokenize and apply the model. */
+static int encode_raw(const gt_tokenizer *tok, const uint32_t *cps, size_t n, tok_work *w, gt_ivec *out)
 {
     if (n == 0)
         return 0;
-    if (tok_normalize(tok, cps, n, &w->norm, &w->tmp) != 0)
+    if (tok_normalize(tok, cps, n, &w->norm, &w->tmp, &w->stage) != 0)
         return -1;
     const uint32_t *norm = w->norm.v;
     size_t norm_n = w->norm.n, pos = 0, start, end;
@@ -139,6 +143,53 @@ static int encode_segment(const gt_tokenizer *tok, const uint32_t *cps, size_t n
         pos = end;
     }
     return encode_piece(tok, norm + pos, norm_n - pos, w, out);
+}
+
+static int is_chunk_separator(uint32_t cp)
+{
+    return cp == ' ' || cp == '\n' || cp == '\t' || cp == '\r';
+}
+
+/* The fast path of chunkable tokenizers: each piece of raw text between
+ * separators is looked up whole in the cache, skipping normalization,
+ * pre-tokenization and the model for every piece seen before. */
+static int encode_chunks(const gt_tokenizer *tok, const uint32_t *cps, size_t n, tok_work *w, gt_ivec *out)
+{
+    for (size_t i = 0; i < n;) {
+        while (i < n && is_chunk_separator(cps[i]))
+            i++;
+        size_t start = i;
+        while (i < n && !is_chunk_separator(cps[i]))
+            i++;
+        if (start == i)
+            break;
+        gt_bytes *key = &w->chunk;
+        key->n = 0;
+        if (gt_bytes_reserve(key, 4 * (i - start)) != 0)
+            return -1;
+        for (size_t j = start; j < i; j++)
+            key->n += gt_utf8_put(cps[j], key->v + key->n);
+        w->lookups++;
+        int32_t e = gt_strmap_get(&w->cache, key->v, key->n);
+        if (e >= 0) {
+            w->hits++;
+            if (gt_ivec_append(out, w->cache_ids.v + w->cache_start[e], w->cache_len[e]) != 0)
+                return -1;
+            continue;
+        }
+        size_t mark = out->n;
+        if (encode_raw(tok, cps + start, i - start, w, out) != 0)
+            return -1;
+        cache_insert(w, key->v, key->n, out->v + mark, out->n - mark);
+    }
+    return 0;
+}
+
+static int encode_segment(const gt_tokenizer *tok, const uint32_t *cps, size_t n, tok_work *w, gt_ivec *out)
+{
+    if (w->use_cache && tok->chunkable)
+        return encode_chunks(tok, cps, n, w, out);
+    return encode_raw(tok, cps, n, w, out);
 }
 
 int tok_encode_text(const gt_tokenizer *tok, const char *text, size_t len, tok_work *w, gt_ivec *out)

@@ -57,6 +57,11 @@ struct gt_tokenizer {
     int byte_level;
     int32_t byte_ids[256];   /* byte-level: the id of each byte's symbol, -1 if absent */
     int ignore_merges, fuse_unk;
+    /* Encoding is a concatenation over the pieces of text between ASCII spaces,
+     * tabs and line breaks (true for BERT-style pipelines, not for byte-level
+     * BPE, whose words carry their leading space), so the fast path may cache
+     * whole pieces of raw text. */
+    int chunkable;
 
     norm_step norms[TOK_MAX_STEPS];
     size_t n_norms;
@@ -83,15 +88,15 @@ struct gt_tokenizer {
 
 /* Scratch space of one encoding thread; reused from document to document. */
 typedef struct {
-    gt_cpbuf raw, norm, tmp, piece;
-    gt_bytes word;
+    gt_cpbuf raw, norm, tmp, stage, piece;
+    gt_bytes word, chunk;
     size_t *spans, n_spans, cap_spans;      /* [start, end) pairs of words in a piece */
     size_t *spans2, cap_spans2;
     /* BPE */
     int32_t *sym, *prev, *next;
     uint64_t *heap;
     size_t cap_sym, cap_heap;
-    /* the word cache: word bytes -> ids */
+    /* the cache: word bytes (or raw chunk bytes when chunkable) -> ids */
     int use_cache;
     gt_strmap cache;
     size_t *cache_start, *cache_len, cache_cap;
@@ -106,8 +111,10 @@ uint32_t tok_byte_char(unsigned b);
 /* Inverse: the byte of code point cp, or -1. */
 int tok_char_byte(uint32_t cp);
 
-/* normalize.c: runs tok->norms over in[0..n) into out (cleared first). */
-int tok_normalize(const gt_tokenizer *tok, const uint32_t *in, size_t n, gt_cpbuf *out, gt_cpbuf *tmp);
+/* normalize.c: runs tok->norms over in[0..n) into out (cleared first); tmp and
+ * stage are scratch. */
+int tok_normalize(const gt_tokenizer *tok, const uint32_t *in, size_t n, gt_cpbuf *out, gt_cpbuf *tmp,
+                  gt_cpbuf *stage);
 int tok_bert_normalize(const norm_step *step, const uint32_t *in, size_t n, gt_cpbuf *out, gt_cpbuf *tmp);
 
 /* pretokenize.c: splits piece[0..n) into words: w->spans gets [start, end)

@@ -337,7 +337,7 @@ static gt_status load_added_tokens(loader *L, const cJSON *root)
     size_t n = (size_t)cJSON_GetArraySize(list);
     if (n > VOCAB_MAX || !(tok->added = calloc(n ? n : 1, sizeof *tok->added)))
         return fail(L, GT_ERR_NOMEM, "too many added_tokens", NULL, NULL);
-    gt_cpbuf raw = {0}, tmp = {0}, norm = {0};
+    gt_cpbuf raw = {0}, tmp = {0}, norm = {0}, stage = {0};
     gt_status status = GT_OK;
     for (const cJSON *e = list->child; e && status == GT_OK; e = e->next) {
         const cJSON *content = cJSON_GetObjectItemCaseSensitive(e, "content");
@@ -369,7 +369,7 @@ static gt_status load_added_tokens(loader *L, const cJSON *root)
             break;
         const gt_cpbuf *pattern = &raw;
         if (t->normalized) {  /* matched in normalized text, so normalized itself */
-            if (tok_normalize(tok, raw.v, raw.n, &norm, &tmp) != 0) {
+            if (tok_normalize(tok, raw.v, raw.n, &norm, &tmp, &stage) != 0) {
                 status = fail(L, GT_ERR_NOMEM, "out of memory", NULL, NULL);
                 break;
             }
@@ -390,6 +390,7 @@ static gt_status load_added_tokens(loader *L, const cJSON *root)
     gt_cpbuf_free(&raw);
     gt_cpbuf_free(&tmp);
     gt_cpbuf_free(&norm);
+    gt_cpbuf_free(&stage);
     return status;
 }
 
@@ -507,6 +508,32 @@ static gt_status load_decoder(loader *L, const cJSON *node)
     return GT_OK;
 }
 
+static int has_ascii_space(const uint32_t *cps, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (cps[i] == ' ' || cps[i] == '\t' || cps[i] == '\n' || cps[i] == '\r')
+            return 1;
+    return 0;
+}
+
+/* Whether encoding a text equals encoding its pieces between ASCII spaces,
+ * tabs and line breaks one by one: every normalizer here works character by
+ * character (NFD / NFC only reorder or compose marks after a starter, and these
+ * separators neither compose nor reorder), the BERT and whitespace
+ * pre-tokenizers split at them, and no normalized added token contains one. */
+static int chunk_independent(const gt_tokenizer *tok)
+{
+    if (tok->n_pres == 0)
+        return 0;
+    for (size_t i = 0; i < tok->n_pres; i++)
+        if (tok->pres[i].kind != PRE_BERT && tok->pres[i].kind != PRE_WHITESPACE_SPLIT)
+            return 0;
+    for (size_t k = 0; k < tok->n_added; k++)
+        if (tok->added[k].normalized && has_ascii_space(tok->added[k].pattern, tok->added[k].pattern_len))
+            return 0;
+    return 1;
+}
+
 static int32_t first_known(const gt_tokenizer *tok, const char *const *names)
 {
     for (; *names; names++) {
@@ -577,6 +604,7 @@ gt_status gt_tokenizer_from_json(gt_tokenizer **out, const char *json, size_t le
             size_t n = gt_utf8_put(tok_byte_char(b), ch);
             tok->byte_ids[b] = gt_strmap_get(&tok->token_ids, ch, n);
         }
+        tok->chunkable = chunk_independent(tok);
         find_special_ids(tok, root);
         if (!(tok->json = malloc(len + 1)))
             status = fail(&L, GT_ERR_NOMEM, "out of memory", NULL, NULL);
