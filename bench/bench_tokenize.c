@@ -107,13 +107,17 @@ int main(int argc, char **argv)
     eo.fast = 1;
     if (gt_tokenizer_encode_batch(tok, texts, lengths, n, &eo, &fast, &err) != GT_OK)
         return fail(&err);
+    gt_tokenizer_facts facts;
+    gt_tokenizer_describe(tok, &facts);
     int same = plain.tokens == fast.tokens && !memcmp(plain.ids, fast.ids, plain.tokens * sizeof *plain.ids);
-    printf("{\"samples\": %zu, \"bytes\": %zu, \"load_s\": %.3f, \"train_s\": %.3f, \"vocab\": %zu, "
+    printf("{\"samples\": %zu, \"bytes\": %zu, \"load_s\": %.3f, \"train_s\": %.3f, \"model\": \"%s\", "
+           "\"vocab\": %zu, "
            "\"tokens\": %zu, \"tokens_kept\": %zu, \"truncated\": %zu, "
            "\"plain\": {\"seconds\": %.3f, \"tokens_per_s\": %.0f}, "
            "\"fast\": {\"seconds\": %.3f, \"tokens_per_s\": %.0f, \"threads\": %d, \"cache_hit_rate\": %.3f}, "
            "\"speedup\": %.2f, \"identical_ids\": %s}\n",
-           n, bytes, t_load, t_train, vocab, plain.tokens_before_truncation, plain.tokens, plain.truncated,
+           n, bytes, t_load, t_train, facts.model, facts.vocab_size, plain.tokens_before_truncation, plain.tokens,
+           plain.truncated,
            plain.seconds, plain.tokens_per_s, fast.seconds, fast.tokens_per_s, fast.threads,
            fast.cache_lookups ? (double)fast.cache_hits / (double)fast.cache_lookups : 0.0,
            fast.seconds > 0 ? plain.seconds / fast.seconds : 0.0, same ? "true" : "false");
