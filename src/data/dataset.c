@@ -1,6 +1,7 @@
 /* The data set: options, loading (dispatch to one reader per format), the
  * builder every reader appends to, and the checks that run once it is read. */
 #include "data/reader.h"
+#include "greentune/fileio.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -345,4 +346,33 @@ gt_status gt_json_text_field(const cJSON *object, const char *key, const char *w
     *text = v->valuestring;
     *len = strlen(v->valuestring);
     return GT_OK;
+}
+
+gt_status gt_open_file(const char *path, FILE **file, gt_error *err)
+{
+    *file = fopen(path, "rb");
+    if (*file)
+        return GT_OK;
+    return gt_error_set(err, errno == ENOENT ? GT_ERR_NOT_FOUND : errno == EACCES ? GT_ERR_PERMISSION : GT_ERR_IO,
+                        "%s: %s", path, strerror(errno));
+}
+
+gt_status gt_parse_json_file(const char *path, size_t max, cJSON **root, gt_error *err)
+{
+    char *text;
+    size_t len;
+    *root = NULL;
+    gt_status status = gt_read_file(path, max, &text, &len, err);
+    if (status != GT_OK)
+        return status;
+    *root = cJSON_ParseWithLength(text, len);
+    if (!*root) {
+        const char *at = cJSON_GetErrorPtr();
+        size_t line = 1;
+        for (const char *p = text; at && p < at && p < text + len; p++)
+            line += *p == '\n';
+        status = gt_error_set(err, GT_ERR_PARSE, "%s: line %zu: invalid JSON", path, line);
+    }
+    free(text);
+    return status;
 }

@@ -157,6 +157,13 @@ done:
     return status;
 }
 
+/* The last field of a record, then the record. */
+static gt_status end_line(csv_state *s, size_t record_line, gt_error *err)
+{
+    gt_status status = end_field(s, record_line, err);
+    return status == GT_OK ? end_record(s, record_line, err) : status;
+}
+
 enum { AT_FIELD_START, IN_UNQUOTED, IN_QUOTED, AFTER_QUOTE };
 
 static gt_status parse(csv_state *s, byte_reader *r, gt_error *err)
@@ -210,7 +217,7 @@ static gt_status parse(csv_state *s, byte_reader *r, gt_error *err)
                 if (next != '\n')
                     r->pushed = next;
             }
-            if ((status = end_field(s, record_line, err)) != GT_OK || (status = end_record(s, record_line, err)) != GT_OK)
+            if ((status = end_line(s, record_line, err)) != GT_OK)
                 return status;
             line++;
             record_line = line;
@@ -243,7 +250,7 @@ static gt_status parse(csv_state *s, byte_reader *r, gt_error *err)
         return gt_error_set(err, GT_ERR_PARSE, "%s: line %zu: the quoted field opened here is never closed (end of "
                             "file) — close the quote, or double the quotes inside it", s->path, quote_line);
     if (state != AT_FIELD_START || s->n_fields > 0) {  /* the last record has no line break */
-        if ((status = end_field(s, record_line, err)) != GT_OK || (status = end_record(s, record_line, err)) != GT_OK)
+        if ((status = end_line(s, record_line, err)) != GT_OK)
             return status;
     }
     if (!s->header_fields)
@@ -254,10 +261,10 @@ static gt_status parse(csv_state *s, byte_reader *r, gt_error *err)
 gt_status gt_read_csv(gt_dataset_builder *b, gt_error *err)
 {
     const char *path = b->opt.path;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return gt_error_set(err, errno == ENOENT ? GT_ERR_NOT_FOUND : errno == EACCES ? GT_ERR_PERMISSION : GT_ERR_IO,
-                            "%s: %s", path, strerror(errno));
+    FILE *f;
+    gt_status status = gt_open_file(path, &f, err);
+    if (status != GT_OK)
+        return status;
     byte_reader *r = calloc(1, sizeof *r);
     if (!r) {
         fclose(f);
@@ -266,7 +273,7 @@ gt_status gt_read_csv(gt_dataset_builder *b, gt_error *err)
     r->f = f;
     r->pushed = -1;
     csv_state s = {.b = b, .path = path, .text_col = -1, .label_col = -1, .id_col = -1};
-    gt_status status = parse(&s, r, err);
+    status = parse(&s, r, err);
     fclose(f);
     free(r);
     gt_bytes_free(&s.record);

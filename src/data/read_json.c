@@ -62,12 +62,11 @@ static int is_blank(const char *s, size_t len)
 gt_status gt_read_jsonl(gt_dataset_builder *b, gt_error *err)
 {
     const char *path = b->opt.path;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return gt_error_set(err, errno == ENOENT ? GT_ERR_NOT_FOUND : errno == EACCES ? GT_ERR_PERMISSION : GT_ERR_IO,
-                            "%s: %s", path, strerror(errno));
+    FILE *f;
+    gt_status status = gt_open_file(path, &f, err);
+    if (status != GT_OK)
+        return status;
     gt_bytes line = {0};
-    gt_status status = GT_OK;
     size_t line_no = 0, total = 0;
     int c = 0;
     while (status == GT_OK && c != EOF) {
@@ -115,21 +114,15 @@ gt_status gt_read_jsonl(gt_dataset_builder *b, gt_error *err)
 gt_status gt_read_json_array(gt_dataset_builder *b, gt_error *err)
 {
     const char *path = b->opt.path;
-    char *text;
-    size_t len;
-    gt_status status = gt_read_file(path, b->opt.max_file_bytes, &text, &len, err);
+    cJSON *root;
+    gt_status status = gt_parse_json_file(path, b->opt.max_file_bytes, &root, err);
+    if (status == GT_ERR_PARSE && err) {
+        char reason[GT_ERROR_MESSAGE_MAX];
+        memcpy(reason, err->message, sizeof reason);
+        return gt_error_set(err, status, "%s — expected an array of objects", reason);
+    }
     if (status != GT_OK)
         return status;
-    cJSON *root = cJSON_ParseWithLength(text, len);
-    if (!root) {
-        size_t col = error_column(text, len), line = 1;
-        for (size_t i = 0; col && i + 1 < col; i++)
-            line += text[i] == '\n';
-        free(text);
-        return gt_error_set(err, GT_ERR_PARSE, "%s: line %zu: invalid JSON — expected an array of objects", path,
-                            line);
-    }
-    free(text);
     if (!cJSON_IsArray(root)) {
         cJSON_Delete(root);
         return gt_error_set(err, GT_ERR_PARSE, "%s: the top level is not an array — use format jsonl for one object "

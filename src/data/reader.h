@@ -5,6 +5,7 @@
 #define GREENTUNE_DATA_READER_H
 
 #include <cjson/cJSON.h>
+#include <stdio.h>
 
 #include "data/data_internal.h"
 #include "greentune/data.h"
@@ -50,6 +51,11 @@ gt_status gt_read_textdir(gt_dataset_builder *b, gt_error *err);
  * (want_dirs) or regular files; caller frees each name and the array. */
 gt_status gt_list_directory(const char *dir, int want_dirs, char ***names, size_t *n, gt_error *err);
 void gt_free_names(char **names, size_t n);
+
+/* fopen(path, "rb") with an error naming the path and the reason. */
+gt_status gt_open_file(const char *path, FILE **file, gt_error *err);
+/* Reads and parses a JSON file of at most max bytes; a syntax error names its line. */
+gt_status gt_parse_json_file(const char *path, size_t max, cJSON **root, gt_error *err);
 
 /* A text field of a JSON object: a string, or a clear error naming key and where. */
 gt_status gt_json_text_field(const cJSON *object, const char *key, const char *where, const char **text,

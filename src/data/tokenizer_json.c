@@ -191,7 +191,8 @@ static gt_status load_bpe(loader *L, const cJSON *model)
         return status;
     const cJSON *dropout = cJSON_GetObjectItemCaseSensitive(model, "dropout");
     if (cJSON_IsNumber(dropout) && dropout->valuedouble != 0.0)
-        return fail(L, GT_ERR_UNSUPPORTED, "model.dropout is set — BPE dropout is random; set it to null", NULL, NULL);
+        return fail(L, GT_ERR_UNSUPPORTED, "model.dropout is set — BPE dropout is random; set it to null", NULL,
+                    NULL);
     static const char *const unsupported[] = {"continuing_subword_prefix", "end_of_word_suffix"};
     for (size_t i = 0; i < 2; i++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(model, unsupported[i]);
@@ -230,6 +231,20 @@ static gt_status load_model(loader *L, const cJSON *root)
                 "tokenizers (BERT, ModernBERT, GPT-2 style)", type, NULL);
 }
 
+typedef gt_status (*component_loader)(loader *L, const cJSON *node, int depth);
+
+/* The members of a Sequence component, each loaded in turn (one level deep). */
+static gt_status load_sequence(loader *L, const cJSON *node, const char *list_key, int depth, component_loader load)
+{
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(node, list_key);
+    for (const cJSON *item = cJSON_IsArray(list) ? list->child : NULL; item; item = item->next) {
+        gt_status status = load(L, item, depth + 1);
+        if (status != GT_OK)
+            return status;
+    }
+    return GT_OK;
+}
+
 static gt_status load_normalizer(loader *L, const cJSON *node, int depth)
 {
     gt_tokenizer *tok = L->tok;
@@ -238,15 +253,8 @@ static gt_status load_normalizer(loader *L, const cJSON *node, int depth)
     const char *type = type_of(node);
     if (!type)
         return fail(L, GT_ERR_PARSE, "normalizer has no type", NULL, NULL);
-    if (!strcmp(type, "Sequence") && depth < 2) {
-        const cJSON *list = cJSON_GetObjectItemCaseSensitive(node, "normalizers");
-        for (const cJSON *n = cJSON_IsArray(list) ? list->child : NULL; n; n = n->next) {
-            gt_status status = load_normalizer(L, n, depth + 1);
-            if (status != GT_OK)
-                return status;
-        }
-        return GT_OK;
-    }
+    if (!strcmp(type, "Sequence") && depth < 2)
+        return load_sequence(L, node, "normalizers", depth, load_normalizer);
     if (tok->n_norms == TOK_MAX_STEPS)
         return fail(L, GT_ERR_UNSUPPORTED, "more than 8 normalizers", NULL, NULL);
     norm_step *step = &tok->norms[tok->n_norms];
@@ -282,15 +290,8 @@ static gt_status load_pre_tokenizer(loader *L, const cJSON *node, int depth)
     const char *type = type_of(node);
     if (!type)
         return fail(L, GT_ERR_PARSE, "pre_tokenizer has no type", NULL, NULL);
-    if (!strcmp(type, "Sequence") && depth < 2) {
-        const cJSON *list = cJSON_GetObjectItemCaseSensitive(node, "pretokenizers");
-        for (const cJSON *n = cJSON_IsArray(list) ? list->child : NULL; n; n = n->next) {
-            gt_status status = load_pre_tokenizer(L, n, depth + 1);
-            if (status != GT_OK)
-                return status;
-        }
-        return GT_OK;
-    }
+    if (!strcmp(type, "Sequence") && depth < 2)
+        return load_sequence(L, node, "pretokenizers", depth, load_pre_tokenizer);
     if (tok->n_pres == TOK_MAX_STEPS)
         return fail(L, GT_ERR_UNSUPPORTED, "more than 8 pre-tokenizers", NULL, NULL);
     if (tok->n_pres && tok->pres[tok->n_pres - 1].kind == PRE_BYTE_LEVEL)
@@ -449,7 +450,8 @@ static gt_status load_template(loader *L, const cJSON *node)
 static gt_status load_cls_sep(loader *L, const cJSON *node)
 {
     gt_tokenizer *tok = L->tok;
-    const cJSON *cls = cJSON_GetObjectItemCaseSensitive(node, "cls"), *sep = cJSON_GetObjectItemCaseSensitive(node, "sep");
+    const cJSON *cls = cJSON_GetObjectItemCaseSensitive(node, "cls");
+    const cJSON *sep = cJSON_GetObjectItemCaseSensitive(node, "sep");
     int32_t cls_id, sep_id;
     if (cJSON_GetArraySize(cls) != 2 || cJSON_GetArraySize(sep) != 2 || !as_id(cls->child->next, &cls_id) ||
         !as_id(sep->child->next, &sep_id))
@@ -474,15 +476,8 @@ static gt_status load_post_processor(loader *L, const cJSON *node, int depth)
         return load_cls_sep(L, node);
     if (!strcmp(type, "ByteLevel"))
         return GT_OK;  /* only adjusts offsets */
-    if (!strcmp(type, "Sequence") && depth < 2) {
-        const cJSON *list = cJSON_GetObjectItemCaseSensitive(node, "processors");
-        for (const cJSON *p = cJSON_IsArray(list) ? list->child : NULL; p; p = p->next) {
-            gt_status status = load_post_processor(L, p, depth + 1);
-            if (status != GT_OK)
-                return status;
-        }
-        return GT_OK;
-    }
+    if (!strcmp(type, "Sequence") && depth < 2)
+        return load_sequence(L, node, "processors", depth, load_post_processor);
     return fail(L, GT_ERR_UNSUPPORTED, "post_processor \"%s\" is not supported (supported: TemplateProcessing, "
                 "BertProcessing, RobertaProcessing, ByteLevel, Sequence)", type, NULL);
 }

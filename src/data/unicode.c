@@ -2,6 +2,7 @@
 #include "data/unicode.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +12,27 @@ enum {
     HANGUL_LCOUNT = 19, HANGUL_VCOUNT = 21, HANGUL_TCOUNT = 28,
     HANGUL_NCOUNT = HANGUL_VCOUNT * HANGUL_TCOUNT, HANGUL_SCOUNT = HANGUL_LCOUNT * HANGUL_NCOUNT
 };
+
+/* Index of the first of n table entries (each size bytes, sorted by the
+ * uint32_t member at offset) whose member is >= key; n when there is none. */
+static size_t lower_bound(const void *table, size_t n, size_t size, size_t offset, uint32_t key)
+{
+    const unsigned char *base = table;
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        uint32_t value;
+        memcpy(&value, base + mid * size + offset, sizeof value);
+        if (value < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+#define LOWER_BOUND(table, count, member, key) \
+    lower_bound(table, count, sizeof table[0], offsetof(__typeof__(table[0]), member), key)
 
 /* The Basic Multilingual Plane's classes in a flat table, built once from the
  * ranges: most text never leaves the BMP, and a byte lookup beats a binary
@@ -35,14 +57,7 @@ gt_uclass gt_unicode_class(uint32_t cp)
         pthread_once(&bmp_once, build_bmp_class);
         return (gt_uclass)bmp_class[cp];
     }
-    size_t lo = 0, hi = gt_uclass_ranges_count;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (gt_uclass_ranges[mid].last < cp)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = LOWER_BOUND(gt_uclass_ranges, gt_uclass_ranges_count, last, cp);
     return lo < gt_uclass_ranges_count ? (gt_uclass)gt_uclass_ranges[lo].cls : GT_UCLASS_OTHER;
 }
 
@@ -66,14 +81,7 @@ int gt_unicode_ccc(uint32_t cp)
 {
     if (cp < 0x300)
         return 0;
-    size_t lo = 0, hi = gt_uccc_ranges_count;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (gt_uccc_ranges[mid].last < cp)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = LOWER_BOUND(gt_uccc_ranges, gt_uccc_ranges_count, last, cp);
     if (lo < gt_uccc_ranges_count && gt_uccc_ranges[lo].first <= cp)
         return gt_uccc_ranges[lo].ccc;
     return 0;
@@ -85,14 +93,7 @@ size_t gt_unicode_lower(uint32_t cp, uint32_t out[3])
         out[0] = (cp >= 'A' && cp <= 'Z') ? cp + 32 : cp;
         return 1;
     }
-    size_t lo = 0, hi = gt_ulowers_count;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (gt_ulowers[mid].cp < cp)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = LOWER_BOUND(gt_ulowers, gt_ulowers_count, cp, cp);
     if (lo < gt_ulowers_count && gt_ulowers[lo].cp == cp) {
         size_t n = 0;
         while (n < 3 && gt_ulowers[lo].to[n])
@@ -136,14 +137,7 @@ static const gt_udecomp *find_decomposition(uint32_t cp)
 {
     if (cp < 0xC0)
         return NULL;
-    size_t lo = 0, hi = gt_udecomps_count;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (gt_udecomps[mid].cp < cp)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = LOWER_BOUND(gt_udecomps, gt_udecomps_count, cp, cp);
     return lo < gt_udecomps_count && gt_udecomps[lo].cp == cp ? &gt_udecomps[lo] : NULL;
 }
 
@@ -153,7 +147,8 @@ static int decompose(gt_cpbuf *out, uint32_t cp)
 {
     if (cp >= HANGUL_S && cp < HANGUL_S + HANGUL_SCOUNT) {
         uint32_t s = cp - HANGUL_S;
-        if (gt_cpbuf_push(out, HANGUL_L + s / HANGUL_NCOUNT) || gt_cpbuf_push(out, HANGUL_V + (s % HANGUL_NCOUNT) / HANGUL_TCOUNT))
+        if (gt_cpbuf_push(out, HANGUL_L + s / HANGUL_NCOUNT) ||
+            gt_cpbuf_push(out, HANGUL_V + (s % HANGUL_NCOUNT) / HANGUL_TCOUNT))
             return -1;
         return s % HANGUL_TCOUNT ? gt_cpbuf_push(out, HANGUL_T + s % HANGUL_TCOUNT) : 0;
     }
@@ -203,17 +198,10 @@ static uint32_t compose_pair(uint32_t a, uint32_t b)
     if (a >= HANGUL_S && a < HANGUL_S + HANGUL_SCOUNT && (a - HANGUL_S) % HANGUL_TCOUNT == 0 && b > HANGUL_T &&
         b < HANGUL_T + HANGUL_TCOUNT)
         return a + (b - HANGUL_T);
-    size_t lo = 0, hi = gt_ucomps_count;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        const gt_ucomp *c = &gt_ucomps[mid];
-        if (c->a < a || (c->a == a && c->b < b))
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo < gt_ucomps_count && gt_ucomps[lo].a == a && gt_ucomps[lo].b == b)
-        return gt_ucomps[lo].cp;
+    /* Sorted by (a, b): the few entries of a are scanned for b. */
+    for (size_t i = LOWER_BOUND(gt_ucomps, gt_ucomps_count, a, a); i < gt_ucomps_count && gt_ucomps[i].a == a; i++)
+        if (gt_ucomps[i].b == b)
+            return gt_ucomps[i].cp;
     return 0;
 }
 

@@ -177,8 +177,7 @@ static void test_drop_last_and_bad_input(void)
 static void test_batches_from_a_tokenizer(void)
 {
     gt_error err = {0};
-    gt_tokenizer *tok = NULL;
-    CHECK_EQ_INT(gt_tokenizer_load(&tok, fixture("tokenizers/wordpiece-tiny.json"), &err), GT_OK);
+    gt_tokenizer *tok = fixture_tokenizer("wordpiece-tiny.json");
     if (!tok)
         return;
     static const char *texts[] = {"hello", "hello world, the tokens of the stage", "free money"};

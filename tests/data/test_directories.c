@@ -71,13 +71,8 @@ static void test_text_directories_name_the_classes(void)
     gt_dataset_free(ds);
 
     gt_label_name reversed[] = {{"spam", 0}, {"ham", 1}};
-    gt_data_options opt;
-    gt_data_options_init(&opt);
-    opt.format = GT_DATA_TEXTDIR;
-    opt.path = fixture("data/textdir");
-    opt.label_names = reversed;
-    opt.n_label_names = 2;
-    CHECK_EQ_INT(gt_dataset_load(&ds, &opt, &err), GT_OK);
+    ds = load_with_names(GT_DATA_TEXTDIR, fixture("data/textdir"), reversed, 2, &err);
+    CHECK_MSG(ds != NULL, "%s", err.message);
     if (ds) {
         CHECK_EQ_INT(ds->labels[0], 1);
         CHECK_EQ_INT(ds->labels[2], 0);

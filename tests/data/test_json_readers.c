@@ -4,23 +4,17 @@
 
 static gt_dataset *load_jsonl_text(const char *name, const char *contents, gt_error *err)
 {
-    const char *path = test_path(name);
-    test_write_file(path, contents, strlen(contents));
-    return load_data(GT_DATA_JSONL, path, NULL, NULL, err);
+    return load_text_as(GT_DATA_JSONL, name, contents, err);
 }
 
 static void test_devign_jsonl_fields_and_ids(void)
 {
     gt_error err = {0};
     gt_data_options opt;
-    gt_data_options_init(&opt);
-    opt.format = GT_DATA_JSONL;
-    opt.path = fixture("data/devign-mini.jsonl");
-    opt.text_field = "func";
-    opt.label_field = "target";
+    devign_options(&opt);
     opt.id_field = "commit_id";
-    gt_dataset *ds = NULL;
-    CHECK_EQ_INT(gt_dataset_load(&ds, &opt, &err), GT_OK);
+    gt_dataset *ds = load_options(&opt, &err);
+    CHECK_MSG(ds != NULL, "%s", err.message);
     if (!ds)
         return;
     CHECK_EQ_INT(ds->n, 4);  /* the blank line is not a record */
@@ -75,14 +69,8 @@ static void test_string_labels_need_a_mapping(void)
     CHECK_MSG(strstr(err.message, "labels-strings.jsonl: line 1") && strstr(err.message, "\"spam\"") &&
                   strstr(err.message, "label mapping"), "%s", err.message);
     gt_label_name names[] = {{"ham", 0}, {"spam", 1}};
-    gt_data_options opt;
-    gt_data_options_init(&opt);
-    opt.format = GT_DATA_JSONL;
-    opt.path = fixture("data/labels-strings.jsonl");
-    opt.label_names = names;
-    opt.n_label_names = 2;
-    gt_dataset *ds = NULL;
-    CHECK_EQ_INT(gt_dataset_load(&ds, &opt, &err), GT_OK);
+    gt_dataset *ds = load_with_names(GT_DATA_JSONL, fixture("data/labels-strings.jsonl"), names, 2, &err);
+    CHECK_MSG(ds != NULL, "%s", err.message);
     if (ds) {
         CHECK_EQ_INT(ds->labels[0], 1);
         CHECK_EQ_INT(ds->labels[1], 0);
@@ -128,11 +116,7 @@ static void test_long_lines_are_bounded(void)
 {
     gt_error err = {0};
     gt_data_options opt;
-    gt_data_options_init(&opt);
-    opt.format = GT_DATA_JSONL;
-    opt.path = fixture("data/devign-mini.jsonl");
-    opt.text_field = "func";
-    opt.label_field = "target";
+    devign_options(&opt);
     opt.max_record_bytes = 100;
     gt_dataset *ds = NULL;
     CHECK_EQ_INT(gt_dataset_load(&ds, &opt, &err), GT_ERR_NOMEM);

@@ -165,15 +165,7 @@ static void test_bad_fractions_and_starved_classes_are_refused(void)
 static void test_split_files_by_id(void)
 {
     gt_error err = {0};
-    gt_data_options opt;
-    gt_data_options_init(&opt);
-    opt.format = GT_DATA_CSV;
-    opt.path = fixture("data/bigvul-mini.csv");
-    opt.text_field = "func_before";
-    opt.label_field = "vul";
-    opt.id_field = "";
-    gt_dataset *ds = NULL;
-    CHECK_EQ_INT(gt_dataset_load(&ds, &opt, &err), GT_OK);
+    gt_dataset *ds = load_bigvul(&err);
     if (!ds)
         return;
     const char *paths[3] = {fixture("data/bigvul-splits/train.txt"), fixture("data/bigvul-splits/val.txt"),

@@ -94,8 +94,7 @@ static void test_inconsistent_vocabularies_are_refused(void)
 static void test_max_len_must_leave_room_for_text(void)
 {
     gt_error err = {0};
-    gt_tokenizer *tok = NULL;
-    CHECK_EQ_INT(gt_tokenizer_load(&tok, fixture("tokenizers/wordpiece-tiny.json"), &err), GT_OK);
+    gt_tokenizer *tok = fixture_tokenizer("wordpiece-tiny.json");
     if (!tok)
         return;
     gt_encode_options opt;
@@ -120,9 +119,7 @@ static void test_max_len_must_leave_room_for_text(void)
 static void test_nul_bytes_inside_text(void)
 {
     gt_error err = {0};
-    gt_tokenizer *wp = NULL, *bpe = NULL;
-    CHECK_EQ_INT(gt_tokenizer_load(&wp, fixture("tokenizers/wordpiece-tiny.json"), &err), GT_OK);
-    CHECK_EQ_INT(gt_tokenizer_load(&bpe, fixture("tokenizers/bpe-tiny.json"), &err), GT_OK);
+    gt_tokenizer *wp = fixture_tokenizer("wordpiece-tiny.json"), *bpe = fixture_tokenizer("bpe-tiny.json");
     if (!wp || !bpe)
         return;
     int32_t *a, *b;

@@ -113,10 +113,7 @@ static void test_every_case_matches_the_reference(void)
 /* What the files declare, read back: the special ids batching and the model need. */
 static void test_facts_of_the_fixture_tokenizers(void)
 {
-    gt_error err = {0};
-    gt_tokenizer *wp = NULL, *bpe = NULL;
-    CHECK_EQ_INT(gt_tokenizer_load(&wp, fixture("tokenizers/wordpiece-tiny.json"), &err), GT_OK);
-    CHECK_EQ_INT(gt_tokenizer_load(&bpe, fixture("tokenizers/bpe-tiny.json"), &err), GT_OK);
+    gt_tokenizer *wp = fixture_tokenizer("wordpiece-tiny.json"), *bpe = fixture_tokenizer("bpe-tiny.json");
     if (!wp || !bpe)
         return;
     gt_tokenizer_facts f;
@@ -144,10 +141,8 @@ static void test_facts_of_the_fixture_tokenizers(void)
 static void test_decoding_returns_the_text(void)
 {
     gt_error err = {0};
-    gt_tokenizer *bpe = NULL, *wp = NULL;
-    CHECK_EQ_INT(gt_tokenizer_load(&bpe, fixture("tokenizers/bpe-tiny.json"), &err), GT_OK);
-    CHECK_EQ_INT(gt_tokenizer_load(&wp, fixture("tokenizers/wordpiece-tiny.json"), &err), GT_OK);
-    if (!bpe || !wp)
+    gt_tokenizer *wp = fixture_tokenizer("wordpiece-tiny.json"), *bpe = fixture_tokenizer("bpe-tiny.json");
+    if (!wp || !bpe)
         return;
     /* Byte-level BPE is lossless (NFC text, special tokens skipped). */
     const char *text = "Caf\xc3\xa9 \xe4\xb8\xad\xe6\x96\x87 \xf0\x9f\x98\x80  x <= 3;\n\ttab";
