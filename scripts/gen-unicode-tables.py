@@ -17,11 +17,16 @@ import unicodedata
 
 
 def coarse_class(cp):
-    """The only distinctions the tokenizers make between general categories."""
+    """The only distinctions the tokenizers make between general categories.
+    OTHER is what Hugging Face's BertNormalizer drops as "other": control,
+    format and private use (Cc, Cf, Co), not unassigned code points or
+    surrogates (Cn, Cs), which go with REST."""
     cat = unicodedata.category(chr(cp))
     if cat == "Mn":
         return "MARK_NONSPACING"
-    return {"L": "LETTER", "N": "NUMBER", "P": "PUNCTUATION", "C": "OTHER"}.get(cat[0], "REST")
+    if cat in ("Cc", "Cf", "Co"):
+        return "OTHER"
+    return {"L": "LETTER", "N": "NUMBER", "P": "PUNCTUATION"}.get(cat[0], "REST")
 
 MAX_CP = 0x10FFFF
 HANGUL_FIRST, HANGUL_LAST = 0xAC00, 0xD7A3

@@ -55,7 +55,9 @@ int tok_bert_normalize(const norm_step *step, const uint32_t *in, size_t n, gt_c
         uint32_t cp = in[i];
         if (step->clean_text) {
             /* Controls go first, so whitespace that is also a control (VT, FF,
-             * NEL) is dropped rather than spaced; tab, LF and CR are spaced. */
+             * NEL) is dropped rather than spaced; tab, LF and CR are spaced.
+             * "Control" is Cc, Cf and Co, as in Hugging Face: unassigned code
+             * points stay (and become [UNK]). */
             if (cp == 0 || cp == 0xFFFD || (cp != '\t' && cp != '\n' && cp != '\r' && gt_unicode_is_other(cp)))
                 continue;
             if (gt_unicode_is_whitespace(cp)) {

@@ -14,8 +14,8 @@ typedef enum {
     GT_UCLASS_NUMBER,           /* N* */
     GT_UCLASS_PUNCTUATION,      /* P* */
     GT_UCLASS_MARK_NONSPACING,  /* Mn (what strip_accents removes) */
-    GT_UCLASS_OTHER,            /* C*: control, format, surrogate, private use, unassigned */
-    GT_UCLASS_REST              /* symbols, separators, Mc, Me */
+    GT_UCLASS_OTHER,            /* Cc, Cf, Co: control, format, private use */
+    GT_UCLASS_REST              /* symbols, separators, Mc, Me, and Cn, Cs (unassigned, surrogates) */
 } gt_uclass;
 
 typedef struct { uint32_t first, last; uint8_t cls; } gt_uclass_range;
@@ -40,7 +40,7 @@ gt_uclass gt_unicode_class(uint32_t cp);
 int gt_unicode_is_letter(uint32_t cp);            /* \p{L} */
 int gt_unicode_is_number(uint32_t cp);            /* \p{N} */
 int gt_unicode_is_punctuation(uint32_t cp);       /* \p{P} */
-int gt_unicode_is_other(uint32_t cp);             /* \p{C} (control, format, unassigned, ...) */
+int gt_unicode_is_other(uint32_t cp);             /* Cc, Cf or Co: what BERT's clean-up drops */
 int gt_unicode_is_whitespace(uint32_t cp);        /* the White_Space property (= regex \s) */
 int gt_unicode_ccc(uint32_t cp);                  /* canonical combining class */
 

@@ -67,7 +67,9 @@ def bert_normalize(cfg, text):
         for ch in text:
             if ch in ("\x00", "\ufffd"):
                 continue
-            if ch not in "\t\n\r" and unicodedata.category(ch).startswith("C"):
+            # "Other" as the `tokenizers` crate tests it: control, format and
+            # private use; unassigned code points are kept.
+            if ch not in "\t\n\r" and unicodedata.category(ch) in ("Cc", "Cf", "Co"):
                 continue
             out.append(" " if is_space(ch) else ch)
         text = "".join(out)
