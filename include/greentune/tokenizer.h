@@ -96,6 +96,14 @@ typedef struct {
     double tokens_per_s;      /* tokens_before_truncation / seconds: the work done */
 } gt_encoded;
 
+/* Tokens per document before and after truncation: the evidence of seq_trim. */
+typedef struct {
+    double mean_before, mean_after;
+    size_t max_before, max_after;
+} gt_length_stats;
+
+GT_API void gt_encoded_lengths(const gt_encoded *enc, gt_length_stats *stats);
+
 /* One text; *ids is malloc'd (free it). Invalid UTF-8 is read as U+FFFD. */
 GT_API gt_status gt_tokenizer_encode(const gt_tokenizer *tok, const char *text, size_t len,
                                      const gt_encode_options *opt, int32_t **ids, size_t *n, gt_error *err);

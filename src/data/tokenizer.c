@@ -393,6 +393,22 @@ gt_status gt_tokenizer_encode_batch(const gt_tokenizer *tok, const char *const *
     return GT_OK;
 }
 
+void gt_encoded_lengths(const gt_encoded *enc, gt_length_stats *stats)
+{
+    memset(stats, 0, sizeof *stats);
+    for (size_t i = 0; i < enc->n; i++) {
+        size_t after = enc->offsets[i + 1] - enc->offsets[i];
+        if (enc->full_lengths[i] > stats->max_before)
+            stats->max_before = enc->full_lengths[i];
+        if (after > stats->max_after)
+            stats->max_after = after;
+    }
+    if (enc->n) {
+        stats->mean_before = (double)enc->tokens_before_truncation / (double)enc->n;
+        stats->mean_after = (double)enc->tokens / (double)enc->n;
+    }
+}
+
 void gt_tokenizer_describe(const gt_tokenizer *tok, gt_tokenizer_facts *facts)
 {
     memset(facts, 0, sizeof *facts);

@@ -188,6 +188,13 @@ static void test_batches_from_a_tokenizer(void)
     CHECK_EQ_INT(gt_tokenizer_encode_batch(tok, texts, NULL, 3, &eo, &enc, &err), GT_OK);
     CHECK_EQ_INT(enc.truncated, 1);
     CHECK(enc.full_lengths[1] > 6);
+    gt_length_stats lengths;
+    gt_encoded_lengths(&enc, &lengths);
+    CHECK_EQ_INT(lengths.max_after, 6);
+    CHECK_EQ_INT(lengths.max_before, enc.full_lengths[1]);
+    /* "hello" and "free money" are 3 and 4 ids with [CLS] and [SEP]: nothing cut from them. */
+    CHECK_NEAR(lengths.mean_after, (3.0 + 6.0 + 4.0) / 3.0, 1e-12);
+    CHECK_NEAR(lengths.mean_before, (3.0 + (double)enc.full_lengths[1] + 4.0) / 3.0, 1e-12);
     int labels[3] = {0, 1, 0};
     gt_batch_options bo;
     gt_batch_options_init(&bo);
