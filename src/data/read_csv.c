@@ -34,6 +34,17 @@ static int reader_get(byte_reader *r)
     return r->buf[r->pos++];
 }
 
+/* A UTF-8 byte order mark is not part of the first column's name. */
+static void skip_byte_order_mark(byte_reader *r)
+{
+    r->len = fread(r->buf, 1, sizeof r->buf, r->f);
+    r->pos = 0;
+    if (r->len >= 3 && r->buf[0] == 0xEF && r->buf[1] == 0xBB && r->buf[2] == 0xBF) {
+        r->pos = 3;
+        r->total = 3;
+    }
+}
+
 typedef struct {
     gt_dataset_builder *b;
     const char *path;
@@ -172,14 +183,8 @@ static gt_status parse(csv_state *s, byte_reader *r, gt_error *err)
     int state = AT_FIELD_START;
     size_t line = 1, record_line = 1, quote_line = 0;
     gt_status status = GT_OK;
-    int c = reader_get(r);
-    if (c == 0xEF) {  /* a UTF-8 byte order mark is not part of the first column's name */
-        int c2 = reader_get(r), c3 = c2 == 0xBB ? reader_get(r) : EOF;
-        if (c2 != 0xBB || c3 != 0xBF)
-            return gt_error_set(err, GT_ERR_PARSE, "%s: line 1: starts with a broken byte order mark", s->path);
-        c = reader_get(r);
-    }
-    for (; c != EOF; c = reader_get(r)) {
+    skip_byte_order_mark(r);
+    for (int c = reader_get(r); c != EOF; c = reader_get(r)) {
         if (r->total > opt->max_file_bytes)
             return gt_error_set(err, GT_ERR_NOMEM, "%s: larger than the %zu-byte file limit — raise it or split the "
                                 "file", s->path, opt->max_file_bytes);

@@ -208,6 +208,15 @@ static void test_sizes_are_bounded(void)
     CHECK_MSG(strstr(err.message, "16-byte file limit"), "%s", err.message);
 }
 
+/* Only EF BB BF is a byte order mark: a header starting with U+FF34 (EF BC B4) keeps it. */
+static void test_other_leading_bytes_are_not_a_byte_order_mark(void)
+{
+    gt_error err = {0};
+    CHECK(load_csv_text("wide.csv", "\xef\xbc\xb4" "ext,label\na,0\nb,1\n", &err) == NULL);
+    CHECK_MSG(strstr(err.message, "no column \"text\"") && strstr(err.message, "\"\xef\xbc\xb4" "ext\""), "%s",
+              err.message);
+}
+
 static void test_blank_lines_and_lone_cr(void)
 {
     gt_error err = {0};
@@ -245,6 +254,7 @@ int main(void)
     RUN(test_label_mapping_turns_names_into_classes);
     RUN(test_invalid_utf8_is_replaced_and_counted);
     RUN(test_sizes_are_bounded);
+    RUN(test_other_leading_bytes_are_not_a_byte_order_mark);
     RUN(test_blank_lines_and_lone_cr);
     RUN(test_empty_and_one_class_sets_are_refused);
     return test_summary();

@@ -167,10 +167,42 @@ static void test_decoding_returns_the_text(void)
     gt_tokenizer_free(wp);
 }
 
+/* A Sequence of pre-tokenizers splits the words of each step again: whitespace
+ * then BERT's rules cut exactly where BERT's rules alone do. */
+static void test_pre_tokenizer_sequence(void)
+{
+    char *text = test_read_file(fixture("tokenizers/wordpiece-tiny.json"), NULL);
+    cJSON *root = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    cJSON_ReplaceItemInObject(root, "pre_tokenizer",
+                              cJSON_Parse("{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": "
+                                          "\"WhitespaceSplit\"}, {\"type\": \"BertPreTokenizer\"}]}"));
+    char *json = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    gt_error err = {0};
+    gt_tokenizer *seq = NULL, *plain = fixture_tokenizer("wordpiece-tiny.json");
+    CHECK_EQ_INT(gt_tokenizer_from_json(&seq, json, strlen(json), "sequence", &err), GT_OK);
+    free(json);
+    cJSON *texts = load_json("tokenizers/texts.json");
+    for (const cJSON *t = texts && seq && plain ? texts->child : NULL; t; t = t->next) {
+        int32_t *a, *b;
+        size_t na, nb;
+        CHECK_EQ_INT(gt_tokenizer_encode(seq, t->valuestring, strlen(t->valuestring), NULL, &a, &na, &err), GT_OK);
+        CHECK_EQ_INT(gt_tokenizer_encode(plain, t->valuestring, strlen(t->valuestring), NULL, &b, &nb, &err), GT_OK);
+        CHECK_MSG(na == nb && memcmp(a, b, na * sizeof *a) == 0, "\"%s\"", t->valuestring);
+        free(a);
+        free(b);
+    }
+    cJSON_Delete(texts);
+    gt_tokenizer_free(seq);
+    gt_tokenizer_free(plain);
+}
+
 int main(void)
 {
     RUN(test_every_case_matches_the_reference);
     RUN(test_facts_of_the_fixture_tokenizers);
     RUN(test_decoding_returns_the_text);
+    RUN(test_pre_tokenizer_sequence);
     return test_summary();
 }
