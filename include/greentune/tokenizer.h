@@ -74,7 +74,8 @@ GT_API const char *gt_tokenizer_id_to_token(const gt_tokenizer *tok, int32_t id)
 typedef struct {
     size_t max_len;           /* keep at most max_len ids, special tokens included; 0 = all */
     int add_special_tokens;   /* apply the post processor ([CLS] .. [SEP]) (1) */
-    int fast;                 /* 1: word cache and OpenMP threads; 0: the plain serial path. Same ids. (1) */
+    int fast;                 /* 0: the plain serial path (default); 1: cache and OpenMP threads — the
+                                 tokenizer_fast knob. Both give the same ids. */
     int threads;              /* threads of the fast path; 0 = OpenMP's default */
 } gt_encode_options;
 

@@ -16,7 +16,6 @@ void gt_encode_options_init(gt_encode_options *opt)
 {
     memset(opt, 0, sizeof *opt);
     opt->add_special_tokens = 1;
-    opt->fast = 1;
 }
 
 void tok_work_free(tok_work *w)
