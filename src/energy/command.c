@@ -229,12 +229,15 @@ static gt_status prepare(run_state *st, gt_error *err)
     return GT_OK;
 }
 
-/* In the child: wait for the go byte, exec, or report errno and exit 127. */
-static void child_main(char *const *argv, char **envp, int go, int report)
+/* In the child: wait for the go byte, exec, or report errno and exit 127.
+ * The child's copy of the go pipe's write end is closed first, so that the
+ * parent closing its own (when it cannot measure) reads as EOF here. */
+static void child_main(char *const *argv, char **envp, const int go[2], int report)
 {
+    close(go[1]);
     char byte;
     ssize_t got;
-    while ((got = read(go, &byte, 1)) < 0 && errno == EINTR)
+    while ((got = read(go[0], &byte, 1)) < 0 && errno == EINTR)
         ;
     if (got == 1) {
         execvpe(argv[0], argv, envp);
@@ -333,7 +336,7 @@ gt_status gt_measure_command(const gt_command_options *o, gt_command_result *r, 
     if (s == GT_OK && (pid = fork()) < 0)
         s = gt_error_set(err, GT_ERR_IO, "command: fork: %s", strerror(errno));
     if (pid == 0)
-        child_main(o->argv, st.envp, go[0], report[1]);
+        child_main(o->argv, st.envp, go, report[1]);
     for (int i = 0; i < 2; i++) /* the child's ends */
         if ((i ? report[1] : go[0]) >= 0)
             close(i ? report[1] : go[0]);

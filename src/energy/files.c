@@ -80,6 +80,8 @@ gt_status energy_parse_u64(const char *path, const char *text, uint64_t *value, 
         size_t i = 0;
         for (const char *q = text; *q && i + 1 < sizeof shown; q++)
             shown[i++] = (*q >= 32 && *q < 127) ? *q : '?';
+        while (i > 0 && text[i - 1] == '\n') /* the file's own newline is not garbage */
+            i--;
         shown[i] = '\0';
         return gt_error_set(err, GT_ERR_PARSE, "%s: '%s' is not a counter value (expected a decimal integer)",
                             path, shown);

@@ -30,7 +30,7 @@ struct backend {
 
 gt_status rapl_open(backend **out, gt_error *err);
 gt_status perf_open(backend **out, gt_error *err);
-gt_status nvml_open(backend **out, gt_error *err);
+gt_status nvml_open(double now_s, backend **out, gt_error *err);
 gt_status estimate_open(const gt_measure_options *o, double now_s, backend **out, gt_error *err);
 
 /* Machine facts for exports, from <proc>/cpuinfo and <proc>/meminfo. */

@@ -72,7 +72,7 @@ static gt_status open_kind(backend_kind k, const gt_measure_options *o, backend 
     switch (k) {
     case KIND_RAPL: return rapl_open(b, err);
     case KIND_PERF: return perf_open(b, err);
-    case KIND_NVML: return nvml_open(b, err);
+    case KIND_NVML: return nvml_open(energy_now(), b, err);
     case KIND_ESTIMATE: return estimate_open(o, energy_now(), b, err);
     case KIND_COUNT: break;
     }

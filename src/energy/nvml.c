@@ -152,7 +152,7 @@ static gt_status open_gpus(nvml_meter *n, double now_s, gt_error *err)
     return GT_OK;
 }
 
-gt_status nvml_open(backend **out, gt_error *err)
+gt_status nvml_open(double now_s, backend **out, gt_error *err)
 {
     *out = NULL;
     const char *path = getenv("GREENTUNE_NVML_LIB");
@@ -172,7 +172,7 @@ gt_status nvml_open(backend **out, gt_error *err)
         return gt_error_set(err, GT_ERR_UNSUPPORTED, "nvml: cannot load %s (no NVIDIA driver?): %s", path,
                             why ? why : "unknown error");
     }
-    gt_status s = open_gpus(n, energy_now(), err);
+    gt_status s = open_gpus(n, now_s, err);
     if (s != GT_OK) {
         nvml_close(&n->base);
         return s;
