@@ -320,6 +320,16 @@ static int write_trace(const char *path, const gt_energy_result *e)
     return s == GT_OK;
 }
 
+/* The command for the summary: one line, at most 72 characters. */
+static void shorten(char *command)
+{
+    for (char *p = command; *p; p++)
+        if (*p == '\n' || *p == '\t' || *p == '\r')
+            *p = ' ';
+    if (strlen(command) > 72)
+        memcpy(command + 69, "...", 4);
+}
+
 static const char *est(const gt_energy_result *e) { return e->estimated ? "  (estimated)" : ""; }
 
 static void summary(const char *command, const gt_command_result *r, const gt_carbon *carbon,
@@ -339,8 +349,7 @@ static void summary(const char *command, const gt_command_result *r, const gt_ca
     fprintf(stderr, "  emissions  %.4g g CO2e at %g g/kWh x PUE %g (%s)%s\n",
             gt_carbon_grams(carbon, e->total.energy_j), carbon->g_per_kwh, carbon->pue,
             carbon->country[0] ? carbon->country_name : carbon->source, est(e));
-    fprintf(stderr, "  meter      %s, scope %s: %s\n", e->meter, e->scope == GT_SCOPE_MACHINE ? "machine" : "process",
-            e->description);
+    fprintf(stderr, "  meter      %s\n", e->description);
     for (int i = 0; i < e->task_count; i++)
         fprintf(stderr, "  task       %-16s %.4g J in %.3f s (%d run%s)%s\n", e->tasks[i].name,
                 e->tasks[i].window.energy_j, e->tasks[i].window.duration_s, e->tasks[i].runs,
@@ -395,8 +404,10 @@ int cmd_measure(int argc, char **argv)
         ok &= append_csv(&a, &r, &carbon, command);
     if (a.trace)
         ok &= write_trace(a.trace, &r.energy);
-    if (!a.quiet)
-        summary(command ? command : a.argv[0], &r, &carbon, idle_p);
+    if (!a.quiet && command) {
+        shorten(command);
+        summary(command, &r, &carbon, idle_p);
+    }
     int code = ok ? r.exit_code : r.exit_code ? r.exit_code : CLI_EXIT_FAILURE;
     free(command);
     gt_command_result_free(&r);

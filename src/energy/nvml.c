@@ -168,6 +168,8 @@ gt_status nvml_open(double now_s, backend **out, gt_error *err)
     n->lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!n->lib) {
         const char *why = dlerror();
+        if (why && !strncmp(why, path, strlen(path)) && !strncmp(why + strlen(path), ": ", 2))
+            why += strlen(path) + 2; /* dlerror repeats the name */
         free(n);
         return gt_error_set(err, GT_ERR_UNSUPPORTED, "nvml: cannot load %s (no NVIDIA driver?): %s", path,
                             why ? why : "unknown error");
