@@ -344,8 +344,8 @@ static void summary(const char *command, const gt_command_result *r, const gt_ca
     fprintf(stderr, " after %.3f s\n", e->total.duration_s);
     fprintf(stderr, "  energy     %.4g J%s: cpu %.4g J, dram %.4g J, gpu %.4g J\n", e->total.energy_j, est(e),
             e->total.joules[GT_CPU], e->total.joules[GT_DRAM], e->total.joules[GT_GPU]);
-    fprintf(stderr, "  power      avg %.4g W, peak %.4g W (%ld samples every %d ms)%s\n", e->avg_power_w,
-            e->peak_power_w, e->sample_count, e->interval_ms, est(e));
+    fprintf(stderr, "  power      avg %.4g W, peak %.4g W (%ld sample%s every %d ms)%s\n", e->avg_power_w,
+            e->peak_power_w, e->sample_count, e->sample_count == 1 ? "" : "s", e->interval_ms, est(e));
     fprintf(stderr, "  emissions  %.4g g CO2e at %g g/kWh x PUE %g (%s)%s\n",
             gt_carbon_grams(carbon, e->total.energy_j), carbon->g_per_kwh, carbon->pue,
             carbon->country[0] ? carbon->country_name : carbon->source, est(e));

@@ -36,7 +36,7 @@ def burn(z, joules):  # in 0.5 J steps, 20 ms apart: far less than a lap between
         time.sleep(0.02)
 def control(line):
     with open(os.environ["GREENTUNE_CONTROL"], "a") as c: c.write(line + "\n")
-    time.sleep(0.3)  # greentune reads the boundary long before we touch a counter again
+    time.sleep(0.5)  # greentune reads the boundary long before we touch a counter again
 burn("intel-rapl:0", 1.5)                       # before any task
 control("start train")
 burn("intel-rapl:0", 12.0)                      # wraps package 0 more than once
