@@ -248,12 +248,38 @@ static void child_main(char *const *argv, char **envp, const int go[2], int repo
     _exit(127);
 }
 
+/* Whether a file called name exists in a PATH directory (or at name itself
+ * when it has a slash). execvp reports EACCES when some PATH directory cannot
+ * be searched even if the command is nowhere: that is "not found" too. */
+static int command_exists(const char *name)
+{
+    struct stat st;
+    if (strchr(name, '/'))
+        return stat(name, &st) == 0;
+    const char *path = getenv("PATH");
+    if (!path)
+        path = "/bin:/usr/bin";
+    for (const char *p = path; *p;) {
+        size_t n = strcspn(p, ":");
+        char file[4096];
+        if (n + strlen(name) + 2 < sizeof file) {
+            snprintf(file, sizeof file, "%.*s/%s", (int)n, n ? p : ".", name);
+            if (stat(file, &st) == 0 && !S_ISDIR(st.st_mode))
+                return 1;
+        }
+        p += n + (p[n] == ':');
+    }
+    return 0;
+}
+
 static gt_status exec_failed(const char *command, int e, gt_command_result *r, gt_error *err)
 {
-    r->exit_code = e == ENOENT ? 127 : 126;
-    if (e == ENOENT)
+    if (e == ENOENT || (e == EACCES && !command_exists(command))) {
+        r->exit_code = 127;
         return gt_error_set(err, GT_ERR_NOT_FOUND, "%s: command not found%s", command,
                             strchr(command, '/') ? "" : " (not in PATH)");
+    }
+    r->exit_code = 126;
     return gt_error_set(err, e == EACCES ? GT_ERR_PERMISSION : GT_ERR_INVALID, "%s: cannot run it: %s", command,
                         strerror(e));
 }
