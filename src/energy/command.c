@@ -318,22 +318,29 @@ static void read_metrics(const run_state *st, control_state *c)
     }
 }
 
-static void wait_for_child(pid_t pid, run_state *st, control_state *c, int *status)
+/* Waits for the child while feeding its control lines to the measurement.
+ * Returns the errno of a failed waitpid (ECHILD: someone else reaped it), or 0. */
+static int wait_for_child(pid_t pid, run_state *st, control_state *c, int *status)
 {
     control_reader reader = {0};
+    int failed = 0;
     for (;;) {
         struct pollfd fds[2] = {{st->fifo_read, POLLIN, 0}, {chld_pipe[0], POLLIN, 0}};
-        if (poll(fds, 2, -1) < 0 && errno != EINTR)
-            break;
-        if (fds[0].revents & POLLIN)
+        int ready = poll(fds, 2, 1000); /* the timeout only guards against a lost wake-up */
+        if (ready > 0 && (fds[0].revents & POLLIN))
             drain_fifo(st, &reader, c);
-        if (fds[1].revents & POLLIN) {
+        if (ready > 0 && (fds[1].revents & POLLIN)) {
             char buf[64];
             while (read(chld_pipe[0], buf, sizeof buf) > 0)
                 ;
         }
-        if (waitpid(pid, status, WNOHANG) == pid)
+        pid_t done = waitpid(pid, status, WNOHANG);
+        if (done == pid)
             break;
+        if (done < 0 && errno != EINTR) {
+            failed = errno;
+            break;
+        }
     }
     drain_fifo(st, &reader, c); /* lines written just before the exit */
     control_flush(&reader, on_control_line, c);
@@ -346,6 +353,14 @@ static void wait_for_child(pid_t pid, run_state *st, control_state *c, int *stat
                  c->ignored);
         report_warning(c, line);
     }
+    return failed;
+}
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
 }
 
 gt_status gt_measure_command(const gt_command_options *o, gt_command_result *r, gt_error *err)
@@ -363,9 +378,8 @@ gt_status gt_measure_command(const gt_command_options *o, gt_command_result *r, 
         s = gt_error_set(err, GT_ERR_IO, "command: fork: %s", strerror(errno));
     if (pid == 0)
         child_main(o->argv, st.envp, go, report[1]);
-    for (int i = 0; i < 2; i++) /* the child's ends */
-        if ((i ? report[1] : go[0]) >= 0)
-            close(i ? report[1] : go[0]);
+    close_fd(&go[0]); /* the child's ends */
+    close_fd(&report[1]);
 
     gt_measurement *m = NULL;
     if (s == GT_OK) {
@@ -385,16 +399,15 @@ gt_status gt_measure_command(const gt_command_options *o, gt_command_result *r, 
         if (s == GT_OK && e)
             s = exec_failed(o->argv[0], e, r, err);
     }
-    if (go[1] >= 0)
-        close(go[1]); /* a child still waiting reads EOF and exits 127 */
-    if (report[0] >= 0)
-        close(report[0]);
+    close_fd(&go[1]); /* a child still waiting reads EOF and exits 127 */
+    close_fd(&report[0]);
 
-    int status = 0;
+    int status = 0, lost;
     control_state c = {m, o, r, {0}, 0};
-    if (s == GT_OK)
-        wait_for_child(pid, &st, &c, &status);
-    else if (pid > 0)
+    if (s == GT_OK && (lost = wait_for_child(pid, &st, &c, &status)))
+        s = gt_error_set(err, GT_ERR_INTERNAL, "command: waiting for pid %d: %s (was it reaped elsewhere?)",
+                         (int)pid, strerror(lost));
+    else if (s != GT_OK && pid > 0)
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
             ;
     r->forwarded_signal = last_forwarded;

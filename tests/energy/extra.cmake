@@ -10,3 +10,8 @@ foreach(test energy_test_nvml energy_test_measure_cli)
   set_property(TEST ${test} APPEND PROPERTY ENVIRONMENT "FAKE_NVML_LIB=$<TARGET_FILE:fake_nvml>")
 endforeach()
 add_dependencies(energy_test_nvml fake_nvml)
+
+# A short run of the overhead benchmark, so it keeps working (it asserts no speed).
+add_test(NAME energy_bench_measure_overhead COMMAND measure_overhead 0.5)
+set_tests_properties(energy_bench_measure_overhead PROPERTIES LABELS "energy;bench" TIMEOUT 120
+  ENVIRONMENT "${GREENTUNE_TEST_ENV}")
