@@ -14,7 +14,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,18 +79,11 @@ static void report_warning(control_state *c, const char *line)
 }
 
 /* A malformed control line: the first of each kind is reported, all counted. */
-static void warn(control_state *c, int kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void warn(control_state *c, int kind, const char *fmt, ...)
+static void warn(control_state *c, int kind, const char *line)
 {
     c->ignored++;
-    if (c->seen[kind]++)
-        return;
-    char line[GT_ERROR_MESSAGE_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    report_warning(c, line);
+    if (c->seen[kind]++ == 0)
+        report_warning(c, line);
 }
 
 static void on_control_line(void *ctx, control_kind kind, const char *name, const char *line, size_t len)
@@ -101,8 +93,11 @@ static void on_control_line(void *ctx, control_kind kind, const char *name, cons
     if (kind == CONTROL_START || kind == CONTROL_STOP) {
         gt_status s = kind == CONTROL_START ? gt_measurement_task_start(c->m, name, &err)
                                             : gt_measurement_task_stop(c->m, name, &err);
-        if (s != GT_OK)
-            warn(c, WARNING_TASK, "control: %s (line ignored)", err.message);
+        if (s != GT_OK) {
+            char text[GT_ERROR_MESSAGE_MAX + 32];
+            snprintf(text, sizeof text, "control: %s (line ignored)", err.message);
+            warn(c, WARNING_TASK, text);
+        }
         return;
     }
     char shown[64];
@@ -112,7 +107,9 @@ static void on_control_line(void *ctx, control_kind kind, const char *name, cons
     if (len > n)
         memcpy(shown + n, "...", 3), n += 3;
     shown[n] = '\0';
-    warn(c, (int)kind, "control: %s: '%s' (line ignored)", control_kind_text(kind), shown);
+    char text[160];
+    snprintf(text, sizeof text, "control: %s: '%s' (line ignored)", control_kind_text(kind), shown);
+    warn(c, (int)kind, text);
 }
 
 static void drain_fifo(run_state *st, control_reader *reader, control_state *c)
