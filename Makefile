@@ -8,7 +8,7 @@ BUILD   ?= build
 ASAN    ?= build-asan
 CMAKE_FLAGS ?=
 
-.PHONY: all build deps test test-fast demo data bench clean
+.PHONY: all build build-asan deps test test-fast demo data bench clean
 
 all: build
 
