@@ -1,0 +1,16 @@
+/* A fake powercap tree for the RAPL tests: zones are directories with name,
+ * max_energy_range_uj and energy_uj files under <root>/class/powercap. Counter
+ * updates are written to a temporary file and renamed, as the kernel's reads
+ * are atomic, so a reader never sees half a number. */
+#ifndef FAKE_RAPL_H
+#define FAKE_RAPL_H
+
+#include <stdint.h>
+
+/* zone: "intel-rapl:0" (a top-level zone) or "intel-rapl:0:2" (inside intel-rapl:0). */
+void fake_rapl_zone(const char *root, const char *zone, const char *name, uint64_t max_uj, uint64_t energy_uj);
+void fake_rapl_set(const char *root, const char *zone, uint64_t energy_uj);
+/* Path of one of the zone's files, for tests that break it. */
+const char *fake_rapl_file(const char *root, const char *zone, const char *file);
+
+#endif
