@@ -1,6 +1,9 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <libgen.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -67,4 +70,30 @@ int cli_usage_error(const char *command)
 int cli_stderr_is_tty(void)
 {
     return isatty(STDERR_FILENO);
+}
+
+/* The directory that will hold path must exist and be writable, checked before
+ * a long command runs rather than after. */
+int cli_check_output(const char *option, const char *path)
+{
+    struct stat st;
+    if (!path)
+        return 1;
+    if (!*path || (stat(path, &st) == 0 && S_ISDIR(st.st_mode))) {
+        cli_fail(CLI_EXIT_USAGE, "%s '%s': is not a file name", option, path);
+        return 0;
+    }
+    char *copy = strdup(path);
+    if (!copy)
+        return 0;
+    const char *dir = dirname(copy);
+    int ok = 0;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        cli_fail(CLI_EXIT_USAGE, "%s %s: directory '%s' does not exist; create it first", option, path, dir);
+    else if (access(dir, W_OK) != 0)
+        cli_fail(CLI_EXIT_USAGE, "%s %s: directory '%s' is not writable; pick another place", option, path, dir);
+    else
+        ok = 1;
+    free(copy);
+    return ok;
 }

@@ -25,6 +25,11 @@ int cli_parse_double(const char *option, const char *text, double min, double ma
  * followed by a pointer to --help. */
 int cli_usage_error(const char *command);
 
+/* An output file option: path (may be NULL) names a file in an existing,
+ * writable directory, checked before long work rather than after; prints the
+ * problem and returns 0 when not. */
+int cli_check_output(const char *option, const char *path);
+
 /* True when stderr is a terminal (progress bars redraw in place then). */
 int cli_stderr_is_tty(void);
 

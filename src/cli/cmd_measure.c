@@ -59,32 +59,6 @@ static void usage(FILE *out)
             "greentune are forwarded to CMD.\n");
 }
 
-/* The directory that will hold path must exist and be writable, checked before
- * a long command runs rather than after. */
-static int check_output(const char *option, const char *path)
-{
-    struct stat st;
-    if (!path)
-        return 1;
-    if (!*path || (stat(path, &st) == 0 && S_ISDIR(st.st_mode))) {
-        cli_fail(CLI_EXIT_USAGE, "%s '%s': is not a file name", option, path);
-        return 0;
-    }
-    char *copy = strdup(path);
-    if (!copy)
-        return 0;
-    const char *dir = dirname(copy);
-    int ok = 0;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        cli_fail(CLI_EXIT_USAGE, "%s %s: directory '%s' does not exist; create it first", option, path, dir);
-    else if (access(dir, W_OK) != 0)
-        cli_fail(CLI_EXIT_USAGE, "%s %s: directory '%s' is not writable; pick another place", option, path, dir);
-    else
-        ok = 1;
-    free(copy);
-    return ok;
-}
-
 /* An existing CSV must have our header, so rows never land under other columns. */
 static int check_csv_header(const char *path)
 {
@@ -177,7 +151,8 @@ static int parse_args(int argc, char **argv, measure_args *a)
     gt_error err = {0};
     if (gt_meter_spec_check(a->measure.meter, &err) != GT_OK)
         return cli_fail(CLI_EXIT_USAGE, "--%s", err.message);
-    if (!check_output("--json", a->json) || !check_output("--csv", a->csv) || !check_output("--trace", a->trace))
+    if (!cli_check_output("--json", a->json) || !cli_check_output("--csv", a->csv) ||
+        !cli_check_output("--trace", a->trace))
         return CLI_EXIT_USAGE;
     if (a->csv && !check_csv_header(a->csv))
         return CLI_EXIT_USAGE;

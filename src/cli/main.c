@@ -16,6 +16,8 @@ static const command commands[] = {
     {"inspect", cmd_inspect, "tensors, config and tokenizer facts of a model file or directory"},
     {"knobs", cmd_knobs, "the knob catalog; check a set of knobs and show what it would change"},
     {"report",  cmd_report,  "Table I, Fig. 2, bundles and Pareto fronts from a sweep's database"},
+    {"run",     cmd_run,     "one metered fine-tuning run: data, tokenize, load, train, save, eval"},
+    {"predict", cmd_predict, "classify texts with a saved or Hugging Face model directory"},
 };
 
 static void print_help(FILE *out)

@@ -20,6 +20,8 @@ struct gt_knob_hooks {
     /* After the machine state was written back: undo process-local changes and
      * record what was restored. */
     gt_status (*restore)(gt_knob_use *use, gt_error *err);
+    /* Pipeline knobs: what the knob changes at each stage (src/pipeline/stage_hooks.h). */
+    const struct gt_stage_hooks *stage;
 };
 
 /* One table per phase file; each ends with an entry whose name is NULL. */

@@ -183,9 +183,13 @@ static gt_status read_data(gt_pipeline_spec *spec, gt_error *err)
     static const char *const parts[3] = {"data.split_files.train", "data.split_files.val", "data.split_files.test"};
     for (int i = 0; i < 3 && st == GT_OK; i++)
         st = gt_config_path(cfg, parts[i], NULL, &spec->split_files[i], err);
-    if (st == GT_OK && gt_config_get(cfg, "data.split_files") && (!spec->split_files[0] || !spec->split_files[2]))
-        return gt_config_error(cfg, gt_config_get(cfg, "data.split_files"), "data.split_files", err,
-                               GT_ERR_INVALID, "needs train and test files of sample ids (val is optional)");
+    const cJSON *files = gt_config_get(cfg, "data.split_files");
+    if (st == GT_OK && files && (!spec->split_files[0] || !spec->split_files[2]))
+        return gt_config_error(cfg, files, "data.split_files", err, GT_ERR_INVALID,
+                               "needs train and test files of sample ids (val is optional)");
+    if (st == GT_OK && files && (gt_config_get(cfg, "data.split") || spec->limit))
+        return gt_config_error(cfg, files, "data.split_files", err, GT_ERR_INVALID,
+                               "the files decide the split: remove data.split and data.limit");
     return st;
 }
 
