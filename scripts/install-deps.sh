@@ -17,6 +17,8 @@ command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES npm"
 PACKAGES="$PACKAGES python3 python3-torch python3-numpy clang libclang-rt-14-dev"
 # Tests only: SciPy checks the statistics; headless Chromium renders the HTML report.
 PACKAGES="$PACKAGES python3-scipy chromium"
+# Benchmarks only: an optimised BLAS for PyTorch's fp32 matmuls in bench/compare_pytorch.py.
+PACKAGES="$PACKAGES libopenblas0-openmp"
 
 missing=""
 for p in $PACKAGES; do
