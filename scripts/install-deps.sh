@@ -21,6 +21,8 @@ PACKAGES="$PACKAGES python3-scipy chromium"
 PACKAGES="$PACKAGES python3-regex"
 # Tests only: scikit-learn defines the classification metrics the pipeline reports.
 PACKAGES="$PACKAGES python3-sklearn"
+# Benchmarks only: an optimised BLAS for PyTorch's fp32 matmuls in bench/compare_pytorch.py.
+PACKAGES="$PACKAGES libopenblas0-openmp"
 
 missing=""
 for p in $PACKAGES; do

@@ -23,7 +23,9 @@ values are rounding noise. Tolerances:
     near 0 is large; the bound is that propagation, checked element-wise.)
   fp32 inference logits (prepacked weights):           2e-5
   bf16 training (logits, loss, gradients; the gradient floor a hundredth):
-    5e-2 against autocast bf16 and 5e-2 against the fp64 reference, and the
+    1e-1 against autocast bf16 (which is itself up to 5e-2 off fp64 here: it
+    rounds every activation to bf16, greentune only the matmul inputs), 5e-2
+    against the fp64 reference, and the
     worst of greentune's errors against fp64 at most max(1.5 x the worst of
     autocast's, 1e-2) — bf16 keeps 8 significant bits (2^-9 relative rounding).
   int8 inference logits against fp32 logits:           8e-2 of the logit scale
@@ -58,7 +60,7 @@ import torch_models  # noqa: E402
 from safetensors_spec import deserialize, serialize  # noqa: E402
 
 LR, WD, EPS = 1e-3, 0.01, 1e-8
-TOL_FP32, TOL_BF16, TOL_INT8 = 2e-5, 5e-2, 8e-2
+TOL_FP32, TOL_BF16, TOL_AUTOCAST, TOL_INT8 = 2e-5, 5e-2, 1e-1, 8e-2
 FAILURES = []
 
 
@@ -208,7 +210,7 @@ def compare_bf16(name, c_out, auto, ref):
               for n in ref["grads"]]
     for what, got, a, r, fl in pairs:
         a, r = np.asarray(a, np.float64), np.asarray(r, np.float64)
-        e = check("%s bf16 %s vs autocast" % (name, what), got, a, TOL_BF16, fl)
+        e = check("%s bf16 %s vs autocast" % (name, what), got, a, TOL_AUTOCAST, fl)
         mine = check("%s bf16 %s vs fp64" % (name, what), got, r, TOL_BF16, fl)
         worst["vs autocast"] = max(worst["vs autocast"], e or 0.0)
         worst["greentune vs fp64"] = max(worst["greentune vs fp64"], mine or 0.0)
