@@ -25,7 +25,7 @@ gt_status pl_infer(gt_nn_model *m, const gt_encoded *enc, const gt_batch_options
     if (st == GT_OK)
         st = gt_batch_init(&batch, b, err);
     gt_nn_model_set_training(m, 0);
-    size_t n = st == GT_OK ? gt_batcher_count(b) : 0, done = 0;
+    size_t n = st == GT_OK ? gt_batcher_count(b) : 0;
     for (size_t i = 0; i < n && st == GT_OK; i++) {
         if (stop && *stop) {
             st = gt_error_set(err, GT_ERR_INTERRUPTED, "%s: interrupted", label);
@@ -36,8 +36,7 @@ gt_status pl_infer(gt_nn_model *m, const gt_encoded *enc, const gt_batch_options
             break;
         for (size_t r = 0; r < batch.B; r++)
             memcpy(logits + batch.samples[r] * (size_t)k, out + r * (size_t)k, (size_t)k * sizeof *out);
-        done += batch.B;
-        gt_progress_report(progress, label, done, enc->n, NULL);
+        gt_progress_report(progress, label, i + 1, n, NULL);
     }
     gt_batch_free(&batch);
     gt_batcher_free(b);
