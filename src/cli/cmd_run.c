@@ -43,7 +43,7 @@ static void usage(FILE *out)
           "  -h, --help          this help\n"
           "\n"
           "Exit status: 0 done, 1 the run failed (one line says why), 2 a bad command line,\n"
-          "130 interrupted.\n",
+          "pipeline file or knob (nothing ran), 130 interrupted.\n",
           out);
 }
 
@@ -130,7 +130,7 @@ static int run(const run_args *a)
     gt_error err = {0};
     gt_pipeline_spec spec;
     if (gt_pipeline_spec_load(a->pipeline, a->sets, a->n_sets, &spec, &err) != GT_OK)
-        return cli_fail_error(&err);
+        return cli_fail(CLI_EXIT_USAGE, "%s", err.message);
     gt_knob_set knobs;
     gt_knob_set_init(&knobs);
     int rc = 0;
