@@ -85,7 +85,7 @@ cJSON *pl_record(gt_pipeline_ctx *p, const gt_energy_result *energy)
     take(o, "tokenize", &p->tokenize_json);
     take(o, "train", &p->train_json);
     take(o, "eval", &p->eval_json);
-    cJSON_AddItemToObject(o, "machine", pl_machine_json(gt_nn_threads()));
+    cJSON_AddItemToObject(o, "machine", pl_machine_json(p->threads));
     if (p->opt->out_dir)
         cJSON_AddStringToObject(o, "checkpoint", p->opt->out_dir);
     else

@@ -120,7 +120,7 @@ static gt_status set_threads(gt_pipeline_ctx *p, gt_error *err)
     if (knob && p->spec->threads && p->spec->threads != n)
         pl_warn(p, "system.threads %d is overridden by the threads knob (%d)", p->spec->threads, n);
     gt_status st = n > 0 ? gt_nn_set_threads(n, err) : GT_OK;
-    p->encode.threads = gt_nn_threads();
+    p->threads = p->encode.threads = gt_nn_threads();
     return st;
 }
 
@@ -243,6 +243,7 @@ gt_status gt_pipeline_run(const gt_pipeline_spec *spec, gt_knob_set *knobs, cons
     char base[4096];
     snprintf(base, sizeof base, "%s", gt_config_label(spec->config));
     gt_knob_context kctx = {.base_dir = dirname(base), .log = p.opt->log, .log_ctx = p.opt->log_ctx};
+    int threads_before = gt_nn_threads();
     if ((st = gt_knobs_apply_machine(knobs, &kctx, err)) != GT_OK) { /* restores what it applied */
         ctx_free(&p);
         return st;
@@ -255,6 +256,7 @@ gt_status gt_pipeline_run(const gt_pipeline_spec *spec, gt_knob_set *knobs, cons
     if (st == GT_OK)
         st = measured_stages(&p, &energy, err);
     st = finish(&p, st, &energy, record, err);
+    gt_nn_set_threads(threads_before, NULL); /* system.threads, too, ends with the run */
     gt_energy_result_free(&energy);
     ctx_free(&p);
     return st;

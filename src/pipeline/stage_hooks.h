@@ -76,6 +76,7 @@ typedef struct gt_pipeline_ctx {
     gt_nn_model *model;
     gt_nn_options nn;
     gt_nn_optimizer_config optimizer;
+    int threads;            /* the engine's threads for this run */
     /* train */
     gt_train_settings train_settings;
     int stop_training;      /* set by an epoch hook: no further epochs */
