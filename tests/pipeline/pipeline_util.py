@@ -1,6 +1,7 @@
 """Shared pieces of the pipeline tests: a small labelled data set whose classes
 a tiny model separates in a fraction of a second, pipeline files, and running
 the greentune binary."""
+import importlib
 import json
 import os
 import random
@@ -24,6 +25,17 @@ train: {epochs: 20, batch: 8, lr: 3.0e-3, seed: 1}
 eval: {batch: 16}
 system: {threads: 1, meter: estimate}
 """
+
+
+def require(module):
+    """Imports a test dependency (sklearn.metrics, torch), installing the
+    Debian packages first when it is missing: a missing one never skips."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        print("%s missing: running scripts/install-deps.sh" % module)
+        subprocess.run([os.path.join(SOURCE, "scripts", "install-deps.sh")], check=True)
+        return importlib.import_module(module)
 
 
 def texts(n=96, seed=3, noise=0.1):

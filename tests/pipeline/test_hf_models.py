@@ -16,20 +16,15 @@ import json
 import os
 import shutil
 import struct
-import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "nn"))
 sys.path.insert(0, os.path.join(HERE, "..", "io"))
-from pipeline_util import Checks, run, setup, texts, workdir  # noqa: E402
+from pipeline_util import Checks, require, run, setup, texts, workdir  # noqa: E402
 
-try:
-    import torch
-except ImportError:
-    subprocess.run([os.path.join(os.environ["GREENTUNE_SOURCE_DIR"], "scripts", "install-deps.sh")], check=True)
-    import torch
+torch = require("torch")
 import torch_models  # noqa: E402
 from safetensors_spec import deserialize, serialize  # noqa: E402
 

@@ -10,20 +10,10 @@ import random
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pipeline_util import require  # noqa: E402
 
-def import_sklearn():
-    try:
-        import sklearn  # noqa: F401
-    except ImportError:
-        # python3-sklearn is a test dependency: install it rather than skip.
-        src = os.environ["GREENTUNE_SOURCE_DIR"]
-        print("test_metrics_sklearn: python3-sklearn missing, running scripts/install-deps.sh")
-        subprocess.run([os.path.join(src, "scripts", "install-deps.sh")], check=True)
-    import sklearn.metrics
-    return sklearn.metrics
-
-
-skm = import_sklearn()
+skm = require("sklearn.metrics")
 DRIVER = os.environ["GREENTUNE_METRICS_DRIVER"]
 
 

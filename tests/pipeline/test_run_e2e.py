@@ -7,18 +7,12 @@ through `greentune predict` with the eval stage's predictions, determinism
 import json
 import math
 import os
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pipeline_util import Checks, run, setup, texts, workdir  # noqa: E402
+from pipeline_util import Checks, require, run, setup, texts, workdir  # noqa: E402
 
-try:
-    import sklearn.metrics as skm
-except ImportError:
-    # python3-sklearn is a test dependency: install it rather than skip.
-    subprocess.run([os.path.join(os.environ["GREENTUNE_SOURCE_DIR"], "scripts", "install-deps.sh")], check=True)
-    import sklearn.metrics as skm
+skm = require("sklearn.metrics")
 
 STAGES = ["data", "tokenize", "load", "train", "save", "eval"]
 c = Checks("test_run_e2e")

@@ -124,20 +124,31 @@ static const cJSON *get(const cJSON *o, const char *a, const char *b)
     return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, a), b);
 }
 
-static void test_hooks_change_the_stages(void)
+/* Runs the tiny pipeline with the fake knob (failing at fail_point, or -1)
+ * and threads=1, from an OpenMP team of 2. */
+static gt_status run_with_fake(int fail_point, const char *out_dir, cJSON **record, gt_error *err)
 {
     gt_pipeline_spec spec;
-    gt_error err = {0};
-    CHECK_EQ_INT(gt_pipeline_spec_load(pipeline_file(), NULL, 0, &spec, &err), GT_OK);
+    CHECK_EQ_INT(gt_pipeline_spec_load(pipeline_file(), NULL, 0, &spec, err), GT_OK);
     gt_knob_set set;
     knob_set(&set);
     gt_run_options o;
     gt_run_options_init(&o);
-    cJSON *record = NULL;
+    o.out_dir = out_dir;
     n_seen = 0;
-    fail_at = -1;
+    fail_at = fail_point;
     omp_set_num_threads(2);
-    gt_status st = gt_pipeline_run(&spec, &set, &o, &record, &err);
+    gt_status st = gt_pipeline_run(&spec, &set, &o, record, err);
+    gt_knob_set_free(&set);
+    gt_pipeline_spec_free(&spec);
+    return st;
+}
+
+static void test_hooks_change_the_stages(void)
+{
+    cJSON *record = NULL;
+    gt_error err = {0};
+    gt_status st = run_with_fake(-1, NULL, &record, &err);
     CHECK_MSG(st == GT_OK, "%s", err.message);
     CHECK_EQ_INT(omp_get_max_threads(), 2); /* the threads knob is restored */
     static const gt_hook_point want[] = {GT_HOOK_DATA, GT_HOOK_TOKENIZE, GT_HOOK_TOKENIZED, GT_HOOK_CONFIGURE,
@@ -146,53 +157,39 @@ static void test_hooks_change_the_stages(void)
     CHECK_EQ_INT(n_seen, sizeof want / sizeof want[0]);
     for (int i = 0; i < n_seen && i < (int)(sizeof want / sizeof want[0]); i++)
         CHECK_EQ_INT(seen[i], want[i]);
-    if (record) {
-        /* 24 training samples, the odd-numbered half filtered out. */
-        const cJSON *train = get(get(record, "data", "split"), "train", "samples");
-        CHECK_EQ_INT(train ? train->valuedouble : -1, 12);
-        CHECK_EQ_INT(get(record, "tokenize", "max_len")->valuedouble, 6);
-        CHECK_EQ_INT(get(record, "model", "layers")->valuedouble, 1);
-        CHECK_EQ_INT(cJSON_GetArraySize(get(record, "train", "epochs")), 2); /* stopped early */
-        const cJSON *knobs = cJSON_GetObjectItemCaseSensitive(record, "knobs");
-        CHECK_EQ_INT(cJSON_GetArraySize(knobs), 2);
-        const cJSON *evidence = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(knobs, 0), "evidence");
-        const cJSON *removed = cJSON_GetObjectItemCaseSensitive(evidence, "samples_removed");
-        const cJSON *tokens = cJSON_GetObjectItemCaseSensitive(evidence, "max_tokens_after");
-        CHECK(removed && removed->valuedouble == 12);
-        CHECK(tokens && tokens->valuedouble == 6);
-        const cJSON *threads = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(knobs, 1), "evidence");
-        CHECK(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(threads, "threads_used")));
-        CHECK_EQ_INT(get(record, "machine", "threads")->valuedouble, 1);
-    }
+    if (!record)
+        return;
+    /* 24 training samples, the odd-numbered half filtered out. */
+    const cJSON *train = get(get(record, "data", "split"), "train", "samples");
+    CHECK_EQ_INT(train ? train->valuedouble : -1, 12);
+    CHECK_EQ_INT(get(record, "tokenize", "max_len")->valuedouble, 6);
+    CHECK_EQ_INT(get(record, "model", "layers")->valuedouble, 1);
+    CHECK_EQ_INT(cJSON_GetArraySize(get(record, "train", "epochs")), 2); /* stopped early */
+    const cJSON *knobs = cJSON_GetObjectItemCaseSensitive(record, "knobs");
+    CHECK_EQ_INT(cJSON_GetArraySize(knobs), 2);
+    const cJSON *evidence = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(knobs, 0), "evidence");
+    const cJSON *removed = cJSON_GetObjectItemCaseSensitive(evidence, "samples_removed");
+    const cJSON *tokens = cJSON_GetObjectItemCaseSensitive(evidence, "max_tokens_after");
+    CHECK(removed && removed->valuedouble == 12);
+    CHECK(tokens && tokens->valuedouble == 6);
+    const cJSON *threads = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(knobs, 1), "evidence");
+    CHECK(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(threads, "threads_used")));
+    CHECK_EQ_INT(get(record, "machine", "threads")->valuedouble, 1);
     cJSON_Delete(record);
-    gt_knob_set_free(&set);
-    gt_pipeline_spec_free(&spec);
 }
 
-/* A hook that fails at training: the run fails with its line, threads come
- * back, and --out is not created. */
+/* A hook that fails before the checkpoint is written: the run fails with its
+ * line, threads come back, and --out is not created. */
 static void test_failing_hook_restores_and_saves_nothing(void)
 {
-    gt_pipeline_spec spec;
-    gt_error err = {0};
-    CHECK_EQ_INT(gt_pipeline_spec_load(pipeline_file(), NULL, 0, &spec, &err), GT_OK);
-    gt_knob_set set;
-    knob_set(&set);
-    gt_run_options o;
-    gt_run_options_init(&o);
-    o.out_dir = test_path("out");
     cJSON *record = NULL;
-    n_seen = 0;
-    fail_at = GT_HOOK_SAVE;
-    omp_set_num_threads(2);
-    CHECK_EQ_INT(gt_pipeline_run(&spec, &set, &o, &record, &err), GT_ERR_INVALID);
+    gt_error err = {0};
+    CHECK_EQ_INT(run_with_fake(GT_HOOK_SAVE, test_path("out"), &record, &err), GT_ERR_INVALID);
     CHECK_EQ_STR(err.message, "knob \"fake\": refused at hook 7");
     CHECK(record == NULL);
     CHECK_EQ_INT(omp_get_max_threads(), 2);
     struct stat st;
     CHECK(stat(test_path("out"), &st) != 0);
-    gt_knob_set_free(&set);
-    gt_pipeline_spec_free(&spec);
 }
 
 int main(void)
