@@ -133,8 +133,8 @@ gt_status pl_checkpoint_commit(const char *dir, const char *out_dir, gt_error *e
             return gt_error_set(err, GT_ERR_IO, "--out %s: cannot move the checkpoint there: %s", out_dir,
                                 strerror(errno));
         if (renameat2(AT_FDCWD, dir, AT_FDCWD, out_dir, RENAME_EXCHANGE) != 0)
-            return gt_error_set(err, GT_ERR_IO, "--out %s: cannot replace the older checkpoint: %s (the new one "
-                                "is in %s)", out_dir, strerror(errno), dir);
+            return gt_error_set(err, GT_ERR_IO, "--out %s: cannot replace the older checkpoint there: %s — "
+                                "remove it, or pick another --out", out_dir, strerror(errno));
         pl_checkpoint_remove(dir);
     }
     sync_dir(parent);

@@ -4,6 +4,7 @@
  * epoch, so a power cap someone else lifted mid-run fails the run instead of
  * silently measuring something else. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -157,9 +158,11 @@ static gt_status run_epoch(gt_pipeline_ctx *p, trainer *t, int epoch, gt_error *
         return st;
     cJSON_AddNumberToObject(e, "val_seconds", now_s() - v0);
     cJSON_AddNumberToObject(e, "seconds", now_s() - t0);
-    pl_log(p, "train: epoch %d/%d: loss %.4f, validation loss %.4f, F1 %.4f (%.1f s, %.0f tokens/s)", epoch + 1,
-           p->train_settings.epochs, loss, p->val_loss, p->val_f1, now_s() - t0,
-           compute > 0 ? (t->tokens - tokens0) / compute : 0);
+    char validation[96] = "";
+    if (p->val.enc.n)
+        snprintf(validation, sizeof validation, ", validation loss %.4f, F1 %.4f", p->val_loss, p->val_f1);
+    pl_log(p, "train: epoch %d/%d: loss %.4f%s (%.1f s, %.0f tokens/s)", epoch + 1, p->train_settings.epochs, loss,
+           validation, now_s() - t0, compute > 0 ? (t->tokens - tokens0) / compute : 0);
     p->epoch = epoch + 1;
     if ((st = pl_hooks_run(p, GT_HOOK_EPOCH, err)) != GT_OK)
         return st;
