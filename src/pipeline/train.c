@@ -93,10 +93,11 @@ static gt_status micro_batch(gt_pipeline_ctx *p, trainer *t, size_t i, int epoch
     if (isnan(t->first_loss))
         t->first_loss = loss;
     t->last_loss = loss;
-    char rate[16];
+    char rate[16]; /* loss first: a narrow terminal cuts the end of the line */
     gt_progress_report(&p->opt->progress, "train", (uint64_t)t->step, (uint64_t)t->total,
-                       "epoch %d/%d, loss %.4f, %s tok/s", epoch + 1, s->epochs, t->loss_sum / (double)t->loss_count,
-                       gt_progress_si(t->compute_s > 0 ? t->tokens / t->compute_s : 0, rate, sizeof rate));
+                       "loss %.4f, %s tok/s, epoch %d/%d", t->loss_sum / (double)t->loss_count,
+                       gt_progress_si(t->compute_s > 0 ? t->tokens / t->compute_s : 0, rate, sizeof rate), epoch + 1,
+                       s->epochs);
     return GT_OK;
 }
 
