@@ -104,13 +104,34 @@ static void embeddings_forward(gt_nn_model *m)
                           dropout_site(-1, 0));
 }
 
+/* Inference with fused epilogues: the residual adds are the matmuls' sum
+ * post-op (into buffers the layer no longer needs) and the activation the
+ * FFN matmul's eltwise post-op. a->out is a->in here. */
+static void layer_infer_fused(gt_nn_model *m, int l, layer_acts *a)
+{
+    model_layer *L = &m->layers[l];
+    const int N = (int)model_rows(m);
+    model_linear_forward(m, &L->qkv, a->qkv, a->in, NULL, N);
+    model_attention_forward(m, L, a);
+    model_linear_forward_fused(m, &L->attn_out, a->in, a->ctx, NULL, N, LINEAR_Y_ACCUMULATE, MM_ELTWISE_NONE);
+    model_norm_forward(m, a->norm2in, NULL, NULL, a->in, L->norm1_w, L->norm1_b, N);
+    model_linear_forward_fused(m, &L->ffn_in, a->ffn_act, a->norm2in, NULL, N, 0, model_eltwise(m->cfg.act));
+    model_linear_forward_fused(m, &L->ffn_out, a->norm2in, a->ffn_act, NULL, N, LINEAR_Y_ACCUMULATE,
+                               MM_ELTWISE_NONE);
+    model_norm_forward(m, a->out, NULL, NULL, a->norm2in, L->norm2_w, L->norm2_b, N);
+}
+
 static void layer_forward(gt_nn_model *m, int l, layer_acts *a)
 {
     const gt_nn_config *c = &m->cfg;
     model_layer *L = &m->layers[l];
     float *tmp = m->s.tmp;
     const int N = (int)model_rows(m);
-    const long NC = (long)N * c->dim;
+    const long NC = (long)N * c->dim, NF = (long)N * c->ffn;
+    if (m->opt.fused && m->mode == MODEL_INFER) {
+        layer_infer_fused(m, l, a);
+        return;
+    }
 
     model_linear_forward(m, &L->qkv, a->qkv, a->in, a->qkv_in_bf, N);
     model_attention_forward(m, L, a);
@@ -120,7 +141,10 @@ static void layer_forward(gt_nn_model *m, int l, layer_acts *a)
     model_norm_forward(m, a->norm2in, a->mean1, a->rstd1, a->res1, L->norm1_w, L->norm1_b, N);
 
     model_linear_forward(m, &L->ffn_in, a->ffn_pre, a->norm2in, a->ffn_in_bf, N);
-    activation_forward(a->ffn_act, a->ffn_pre, (long)N * c->ffn, model_activation(c->act));
+    if (m->opt.fused && m->mode == MODEL_TRAIN)   /* keep act' over the pre-activation for backward */
+        activation_forward_slope(a->ffn_act, a->ffn_pre, a->ffn_pre, NF, model_activation(c->act));
+    else
+        activation_forward(a->ffn_act, a->ffn_pre, NF, model_activation(c->act));
     model_linear_forward(m, &L->ffn_out, tmp, a->ffn_act, a->ffn_act_bf, N);
     model_dropout_forward(m, tmp, a->mask_ffn, tmp, NC, c->drop_ffn, dropout_site(l, 1));
     residual_forward(a->res2, tmp, a->norm2in, NC);
@@ -157,7 +181,10 @@ static void layer_backward(gt_nn_model *m, int l, const layer_acts *a)
     model_norm_backward(m, g->g_a, g->g_out, a->res2, L->norm2_w, L->norm2_b, a->mean2, a->rstd2, N);
     const float *d_ffn_out = model_dropout_backward(g->g_b, a->mask_ffn, g->g_a, NC, c->drop_ffn);
     model_linear_backward(m, &L->ffn_out, g->g_f, d_ffn_out, a->ffn_act, a->ffn_act_bf, N, 0);
-    activation_backward(g->g_f, a->ffn_pre, g->g_f, (long)N * c->ffn, model_activation(c->act));
+    if (m->forward_fused)
+        activation_backward_slope(g->g_f, a->ffn_pre, g->g_f, (long)N * c->ffn);
+    else
+        activation_backward(g->g_f, a->ffn_pre, g->g_f, (long)N * c->ffn, model_activation(c->act));
     /* d norm2in = the residual's g_a + the FFN's input gradient */
     model_linear_backward(m, &L->ffn_in, g->g_a, g->g_f, a->norm2in, a->ffn_in_bf, N, LINEAR_DX_ACCUMULATE);
 

@@ -79,11 +79,23 @@ gt_nn_precision model_precision(const gt_nn_model *m)
     return m->mode == MODEL_INFER ? m->opt.infer_precision : m->opt.train_precision;
 }
 
-gt_status model_linear_forward(gt_nn_model *m, model_linear *l, float *y, const float *x, bf16 *x_bf16, int N)
+gt_status model_linear_forward_fused(gt_nn_model *m, model_linear *l, float *y, const float *x, bf16 *x_bf16, int N,
+                                     int flags, mm_eltwise act)
 {
     /* Packing pays off only for weights that stay fixed over many calls. */
     l->lw.prepack = m->mode == MODEL_INFER || model_grad(m, l->w) == NULL;
-    return linear_forward(m->mm, y, x, x_bf16, &l->lw, model_data(m, l->b), N, model_precision(m), NULL);
+    return linear_forward_fused(m->mm, y, x, x_bf16, &l->lw, model_data(m, l->b), N, model_precision(m), flags, act,
+                                NULL);
+}
+
+gt_status model_linear_forward(gt_nn_model *m, model_linear *l, float *y, const float *x, bf16 *x_bf16, int N)
+{
+    return model_linear_forward_fused(m, l, y, x, x_bf16, N, 0, MM_ELTWISE_NONE);
+}
+
+mm_eltwise model_eltwise(gt_nn_activation a)
+{
+    return a == GT_NN_RELU ? MM_ELTWISE_RELU : a == GT_NN_GELU_TANH ? MM_ELTWISE_GELU_TANH : MM_ELTWISE_GELU_ERF;
 }
 
 gt_status model_linear_backward(gt_nn_model *m, model_linear *l, float *dx, const float *dy, const float *x,
@@ -511,6 +523,7 @@ gt_status gt_nn_forward(gt_nn_model *m, const int32_t *ids, const int32_t *valid
     if (st != GT_OK)
         return st;
     copy_inputs(m, ids, valid, labels);
+    m->forward_fused = m->opt.fused;
     if ((st = run_forward(m, err)) != GT_OK)
         return st;
     float mean = cross_entropy_forward(m->s.losses, m->s.probs, m->s.logits, m->s.labels, B, m->cfg.num_labels);

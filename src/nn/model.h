@@ -73,7 +73,7 @@ typedef struct {
     float *ctx;                   /* (N, C) attention output, before Wo */
     float *res1;                  /* (N, C) */
     float *norm2in;               /* (N, C) */
-    float *ffn_pre;               /* (N, F) bert, (N, 2F) modernbert */
+    float *ffn_pre;               /* (N, F) bert, (N, 2F) modernbert; bert fused training: act's slope */
     float *ffn_act;               /* (N, F) */
     float *res2;                  /* (N, C) bert only */
     float *mean1, *rstd1, *mean2, *rstd2;   /* (N) LayerNorm statistics */
@@ -151,6 +151,7 @@ struct gt_nn_model {
     layer_acts *acts;               /* L (train) or 1 (infer) */
     grad_acts g;
     int have_forward;               /* a training forward ran since the last plan/backward */
+    int forward_fused;              /* the options.fused that forward ran with (backward follows it) */
     float grad_scale_last;
 };
 
@@ -171,6 +172,10 @@ float *model_grad(const gt_nn_model *m, int index);   /* NULL for -1 or frozen *
 gt_nn_precision model_precision(const gt_nn_model *m);
 
 gt_status model_linear_forward(gt_nn_model *m, model_linear *l, float *y, const float *x, bf16 *x_bf16, int N);
+/* With the epilogue: flags LINEAR_Y_ACCUMULATE (y +=), then the activation act (inference only). */
+gt_status model_linear_forward_fused(gt_nn_model *m, model_linear *l, float *y, const float *x, bf16 *x_bf16, int N,
+                                     int flags, mm_eltwise act);
+mm_eltwise model_eltwise(gt_nn_activation a);
 gt_status model_linear_backward(gt_nn_model *m, model_linear *l, float *dx, const float *dy, const float *x,
                                 const bf16 *x_bf16, int N, int flags);
 

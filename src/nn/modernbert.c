@@ -128,15 +128,25 @@ static void layer_forward(gt_nn_model *m, int l, layer_acts *a)
     model_linear_forward(m, &L->qkv, a->qkv, xn, a->qkv_in_bf, N);
     rope_forward(a->qkv, m->s.rope_cos[L->rope], m->s.rope_sin[L->rope], m->B, m->T, 2 * H, D, 3 * H * D);
     model_attention_forward(m, L, a);
-    model_linear_forward(m, &L->attn_out, tmp, a->ctx, a->ctx_bf, N);
-    model_dropout_forward(m, tmp, a->mask_attn, tmp, NC, c->drop_attn_out, dropout_site(l, 0));
-    residual_forward(a->res1, a->in, tmp, NC);
+    /* fused inference: res1 and out are in, and the residual adds are the matmuls' sum post-op */
+    int fused = m->opt.fused && m->mode == MODEL_INFER;
+    if (fused) {
+        model_linear_forward_fused(m, &L->attn_out, a->res1, a->ctx, NULL, N, LINEAR_Y_ACCUMULATE, MM_ELTWISE_NONE);
+    } else {
+        model_linear_forward(m, &L->attn_out, tmp, a->ctx, a->ctx_bf, N);
+        model_dropout_forward(m, tmp, a->mask_attn, tmp, NC, c->drop_attn_out, dropout_site(l, 0));
+        residual_forward(a->res1, a->in, tmp, NC);
+    }
 
     model_norm_forward(m, a->norm2in, a->mean2, a->rstd2, a->res1, L->norm2_w, -1, N);
     model_linear_forward(m, &L->ffn_in, a->ffn_pre, a->norm2in, a->ffn_in_bf, N);
     geglu_forward(a->ffn_act, a->ffn_pre, N, c->ffn, model_activation(c->act));
     model_dropout_forward(m, a->ffn_act, a->mask_ffn, a->ffn_act, (long)N * c->ffn, c->drop_ffn,
                           dropout_site(l, 1));
+    if (fused) {
+        model_linear_forward_fused(m, &L->ffn_out, a->out, a->ffn_act, NULL, N, LINEAR_Y_ACCUMULATE, MM_ELTWISE_NONE);
+        return;
+    }
     model_linear_forward(m, &L->ffn_out, tmp, a->ffn_act, a->ffn_act_bf, N);
     residual_forward(a->out, a->res1, tmp, NC);
 }

@@ -86,6 +86,14 @@ void activation_forward(float *y, const float *x, long n, activation_kind kind);
 /* dx = dy * act'(x). dx may equal dy. */
 void activation_backward(float *dx, const float *x, const float *dy, long n, activation_kind kind);
 
+/* y = act(x) and slope = act'(x) in one pass, so that backward only
+ * multiplies (activation_backward_slope) instead of evaluating act' again.
+ * y, slope, x: (n); slope may equal x (the pre-activation is not needed once
+ * its slope is kept), y may not. */
+void activation_forward_slope(float *y, float *slope, const float *x, long n, activation_kind kind);
+/* dx = dy * slope.  dx may equal dy. */
+void activation_backward_slope(float *dx, const float *slope, const float *dy, long n);
+
 /* GeGLU: y[n, j] = act(x[n, j]) * x[n, F + j].  y: (N, F), x: (N, 2F). */
 void geglu_forward(float *y, const float *x, int N, int F, activation_kind kind);
 /* dx: (N, 2F) written. */
