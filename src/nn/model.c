@@ -517,9 +517,10 @@ static gt_status run_forward(gt_nn_model *m, gt_error *err)
 gt_status gt_nn_forward(gt_nn_model *m, const int32_t *ids, const int32_t *valid, const int32_t *labels, int B,
                         int T, float *logits, float *loss, gt_error *err)
 {
-    gt_status st = check_inputs(m, ids, valid, labels, 1, B, T, err);
+    /* the shape first: inputs are read only once it is known to fit */
+    gt_status st = model_prepare(m, B, T, MODEL_TRAIN, err);
     if (st == GT_OK)
-        st = model_prepare(m, B, T, MODEL_TRAIN, err);
+        st = check_inputs(m, ids, valid, labels, 1, B, T, err);
     if (st != GT_OK)
         return st;
     copy_inputs(m, ids, valid, labels);
@@ -563,9 +564,9 @@ void gt_nn_zero_grad(gt_nn_model *m)
 gt_status gt_nn_infer(gt_nn_model *m, const int32_t *ids, const int32_t *valid, int B, int T, float *logits,
                       gt_error *err)
 {
-    gt_status st = check_inputs(m, ids, valid, NULL, 0, B, T, err);
+    gt_status st = model_prepare(m, B, T, MODEL_INFER, err);
     if (st == GT_OK)
-        st = model_prepare(m, B, T, MODEL_INFER, err);
+        st = check_inputs(m, ids, valid, NULL, 0, B, T, err);
     if (st != GT_OK)
         return st;
     copy_inputs(m, ids, valid, NULL);
