@@ -136,8 +136,7 @@ static void layer_forward(gt_nn_model *m, int l, layer_acts *a)
     model_linear_forward(m, &L->qkv, a->qkv, a->in, a->qkv_in_bf, N);
     model_attention_forward(m, L, a);
     model_linear_forward(m, &L->attn_out, tmp, a->ctx, a->ctx_bf, N);
-    model_dropout_forward(m, tmp, a->mask_attn, tmp, NC, c->drop_attn_out, dropout_site(l, 0));
-    residual_forward(a->res1, tmp, a->in, NC);
+    model_dropout_residual(m, a->res1, a->mask_attn, tmp, a->in, NC, c->drop_attn_out, dropout_site(l, 0));
     model_norm_forward(m, a->norm2in, a->mean1, a->rstd1, a->res1, L->norm1_w, L->norm1_b, N);
 
     model_linear_forward(m, &L->ffn_in, a->ffn_pre, a->norm2in, a->ffn_in_bf, N);
@@ -146,8 +145,7 @@ static void layer_forward(gt_nn_model *m, int l, layer_acts *a)
     else
         activation_forward(a->ffn_act, a->ffn_pre, NF, model_activation(c->act));
     model_linear_forward(m, &L->ffn_out, tmp, a->ffn_act, a->ffn_act_bf, N);
-    model_dropout_forward(m, tmp, a->mask_ffn, tmp, NC, c->drop_ffn, dropout_site(l, 1));
-    residual_forward(a->res2, tmp, a->norm2in, NC);
+    model_dropout_residual(m, a->res2, a->mask_ffn, tmp, a->norm2in, NC, c->drop_ffn, dropout_site(l, 1));
     model_norm_forward(m, a->out, a->mean2, a->rstd2, a->res2, L->norm2_w, L->norm2_b, N);
 }
 

@@ -131,6 +131,11 @@ static int dropout_active(const gt_nn_model *m, float p)
     return m->mode == MODEL_TRAIN && m->training && p > 0.0f;
 }
 
+static uint64_t dropout_seed(const gt_nn_model *m)
+{
+    return m->seed * 0x9E3779B97F4A7C15ull ^ (m->dropout_calls + 1) * 0xD1B54A32D192ED03ull;
+}
+
 void model_dropout_forward(const gt_nn_model *m, float *y, uint8_t *mask, const float *x, long n, float p,
                            int site)
 {
@@ -139,8 +144,16 @@ void model_dropout_forward(const gt_nn_model *m, float *y, uint8_t *mask, const 
             memcpy(y, x, sizeof(float) * (size_t)n);
         return;
     }
-    uint64_t seed = m->seed * 0x9E3779B97F4A7C15ull ^ (m->dropout_calls + 1) * 0xD1B54A32D192ED03ull;
-    dropout_forward(y, mask, x, n, p, seed, (uint64_t)site * DROPOUT_SITE_SPAN);
+    dropout_forward(y, mask, x, n, p, dropout_seed(m), (uint64_t)site * DROPOUT_SITE_SPAN);
+}
+
+void model_dropout_residual(const gt_nn_model *m, float *y, uint8_t *mask, const float *x, const float *residual,
+                            long n, float p, int site)
+{
+    if (!dropout_active(m, p) || !mask)
+        residual_forward(y, x, residual, n);
+    else
+        dropout_residual_forward(y, mask, x, residual, n, p, dropout_seed(m), (uint64_t)site * DROPOUT_SITE_SPAN);
 }
 
 const float *model_dropout_backward(float *scratch, const uint8_t *mask, const float *dy, long n, float p)

@@ -189,6 +189,9 @@ void model_norm_backward(gt_nn_model *m, float *dx, const float *dy, const float
  * No-op copy when the model is not training or p == 0 (mask stays NULL). */
 void model_dropout_forward(const gt_nn_model *m, float *y, uint8_t *mask, const float *x, long n, float p,
                            int site);
+/* y = residual + dropout(x) (the dropout only when active, as above). */
+void model_dropout_residual(const gt_nn_model *m, float *y, uint8_t *mask, const float *x, const float *residual,
+                            long n, float p, int site);
 /* The gradient through a dropout site: dy itself when no mask was drawn,
  * else scratch (which may equal dy) filled with it. */
 const float *model_dropout_backward(float *scratch, const uint8_t *mask, const float *dy, long n, float p);

@@ -134,8 +134,7 @@ static void layer_forward(gt_nn_model *m, int l, layer_acts *a)
         model_linear_forward_fused(m, &L->attn_out, a->res1, a->ctx, NULL, N, LINEAR_Y_ACCUMULATE, MM_ELTWISE_NONE);
     } else {
         model_linear_forward(m, &L->attn_out, tmp, a->ctx, a->ctx_bf, N);
-        model_dropout_forward(m, tmp, a->mask_attn, tmp, NC, c->drop_attn_out, dropout_site(l, 0));
-        residual_forward(a->res1, a->in, tmp, NC);
+        model_dropout_residual(m, a->res1, a->mask_attn, tmp, a->in, NC, c->drop_attn_out, dropout_site(l, 0));
     }
 
     model_norm_forward(m, a->norm2in, a->mean2, a->rstd2, a->res1, L->norm2_w, -1, N);

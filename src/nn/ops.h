@@ -117,6 +117,10 @@ void residual_backward(float *da, float *db, const float *dy, long n);
  * gives zeros. y may equal x. Element i uses counter offset + i: give each
  * dropout site of a step its own offset range (or seed). */
 void dropout_forward(float *y, uint8_t *mask, const float *x, long n, float p, uint64_t seed, uint64_t offset);
+/* y = residual + dropout(x) in one pass: the same mask and values as
+ * dropout_forward followed by residual_forward. y may equal x or residual. */
+void dropout_residual_forward(float *y, uint8_t *mask, const float *x, const float *residual, long n, float p,
+                              uint64_t seed, uint64_t offset);
 void dropout_backward(float *dx, const uint8_t *mask, const float *dy, long n, float p);
 
 /* ---- attention ----------------------------------------------------------------- */

@@ -14,16 +14,17 @@ reference) and, for bf16, under torch.autocast("cpu", torch.bfloat16).
 
 Error measure: for a tensor, max|greentune - reference| / max|reference| (the
 error at the tensor's scale); for gradients the scale is at least a thousandth
-of the model's largest gradient, since some true gradients are 0 (the key
-bias's: softmax ignores a shift common to a row of scores) and their computed
-values are rounding noise. Tolerances:
-  fp32 logits, loss, every parameter gradient:        2e-5
+of the model's largest gradient, so that a tensor with tiny gradients is not
+judged by its rounding noise alone. Tolerances:
+  fp32 logits, loss, every parameter gradient:        1e-5
+  bert's key biases, whose gradient is 0 in exact arithmetic (softmax ignores
+    a shift common to a row of scores): |gradient| <= 1e-6 of the largest
   fp32 weights after one AdamW step (lr 1e-3, wd 0.01): per element
       |dw| <= 1e-6 max|w| + lr * 2 |dg| / (|g| + eps)
     (Adam's first step is lr g / (|g| + eps): its error is set by the
     gradient's error relative to the gradient itself, which for a gradient
     near 0 is large; the bound is that propagation, checked element-wise.)
-  fp32 inference logits (prepacked weights):           2e-5
+  fp32 inference logits (prepacked weights, fused epilogues): 1e-5
   bf16 training (logits, loss, gradients; the gradient floor a hundredth):
     1e-1 against autocast bf16 (which is itself up to 5e-2 off fp64 here: it
     rounds every activation to bf16, greentune only the matmul inputs), 5e-2
@@ -62,7 +63,7 @@ import torch_models  # noqa: E402
 from safetensors_spec import deserialize, serialize  # noqa: E402
 
 LR, WD, EPS = 1e-3, 0.01, 1e-8
-TOL_FP32, TOL_BF16, TOL_AUTOCAST, TOL_INT8 = 2e-5, 5e-2, 1e-1, 8e-2
+TOL_FP32, TOL_BF16, TOL_AUTOCAST, TOL_INT8, ZERO_GRAD = 1e-5, 5e-2, 1e-1, 8e-2, 1e-6
 FAILURES = []
 
 
@@ -189,7 +190,14 @@ def compare_fp32(name, c_out, ref):
         if got is None:
             FAILURES.append("%s: greentune has no gradient for %s" % (name, pname))
             continue
-        e = check("%s grad %s" % (name, pname), got, g.numpy(), TOL_FP32, floor)
+        if pname.endswith("attention.self.key.bias"):
+            # 0 in exact arithmetic: softmax ignores a shift common to a row of scores
+            noise = float(np.max(np.abs(got))) / (floor * 1e3)
+            if noise > ZERO_GRAD:
+                FAILURES.append("%s: gradient of %s is %.3g of the largest, should be 0" % (name, pname, noise))
+            e = noise
+        else:
+            e = check("%s grad %s" % (name, pname), got, g.numpy(), TOL_FP32, floor)
         grad_worst = max(grad_worst, e or 0.0)
         w_ref, w_got = ref["params"][pname].numpy().astype(np.float64), c_out["param." + pname]
         bad = np.abs(w_got - w_ref) > step_bound(w_ref, g.numpy(), got)

@@ -169,6 +169,27 @@ static void test_model_train_activation_slope(void)
     }
 }
 
+/* The dropout before a residual add, in one pass, is dropout then the add:
+ * the same mask, the same values up to the one rounding a fused
+ * multiply-add saves. */
+static void test_model_train_dropout_residual(void)
+{
+    enum { N = 5000 };
+    static float x[N], r[N], y[N], y2[N];
+    static uint8_t mask[N], mask2[N];
+    gc_rng rng = {4};
+    gc_fill(&rng, x, N, -2.0f, 2.0f);
+    gc_fill(&rng, r, N, -2.0f, 2.0f);
+    float probs[] = {0.0f, 0.1f, 0.5f};
+    for (int k = 0; k < 3; k++) {
+        dropout_forward(y, mask, x, N, probs[k], 77, 1000);
+        residual_forward(y, y, r, N);
+        dropout_residual_forward(y2, mask2, x, r, N, probs[k], 77, 1000);
+        CHECK_NEAR(scaled_diff(y2, y, N), 0, 3e-7);
+        CHECK(memcmp(mask, mask2, sizeof mask) == 0);
+    }
+}
+
 /* A few AdamW steps on one batch bring its loss down (both architectures, fp32 and bf16). */
 static void test_model_train_learns(void)
 {
@@ -296,6 +317,7 @@ int main(void)
     RUN(test_model_train_gradient_accumulation);
     RUN(test_model_train_paths_agree);
     RUN(test_model_train_activation_slope);
+    RUN(test_model_train_dropout_residual);
     RUN(test_model_train_learns);
     RUN(test_model_train_bad_inputs);
     RUN(test_model_train_absurd_shapes);
