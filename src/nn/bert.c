@@ -10,7 +10,6 @@
  *
  * Token types: every token is type 0 (single-sentence classification). */
 #include <stdio.h>
-#include <string.h>
 
 #include "nn/model.h"
 
@@ -161,9 +160,7 @@ gt_status bert_forward(gt_nn_model *m)
     model_pool_forward(m, m->acts[train ? c->layers - 1 : 0].out);
     model_linear_forward(m, &m->head, s->head_pre, s->pooled, s->pooled_bf, m->B);
     tanh_forward(s->head_act, s->head_pre, (long)m->B * c->dim);
-    model_dropout_forward(m, s->cls_in, s->cls_mask, s->head_act, (long)m->B * c->dim, c->drop_classifier,
-                          dropout_site(c->layers, 0));
-    model_linear_forward(m, &m->classifier, s->logits, s->cls_in, s->cls_in_bf, m->B);
+    model_classifier_forward(m, s->head_act);
     return GT_OK;
 }
 
@@ -202,14 +199,8 @@ static void embeddings_backward(gt_nn_model *m)
     const int N = (int)model_rows(m), C = c->dim;
     const float *d_out = model_dropout_backward(g->g_out, s->emb_mask, g->g_out, (long)N * C, c->drop_embedding);
     model_norm_backward(m, g->g_a, d_out, s->emb_sum, m->emb_norm_w, m->emb_norm_b, s->emb_mean, s->emb_rstd, N);
-    float *dword = model_grad(m, m->emb_word), *dpos = model_grad(m, m->emb_pos);
-    float *dtype = model_grad(m, m->emb_type);
-    if (dword) {
-        embedding_backward(dword, g->g_a, s->ids, N, C);
-        /* nn.Embedding(padding_idx=pad): the padding row gets no gradient */
-        if (c->pad_id >= 0 && c->pad_id < c->vocab)
-            memset(dword + (long)c->pad_id * C, 0, sizeof(float) * C);
-    }
+    float *dpos = model_grad(m, m->emb_pos), *dtype = model_grad(m, m->emb_type);
+    model_embedding_backward(m, g->g_a);
     if (dpos)
         position_embedding_backward(dpos, g->g_a, m->B, m->T, C);
     if (dtype)
@@ -223,9 +214,8 @@ gt_status bert_backward(gt_nn_model *m)
     grad_acts *g = &m->g;
     const long BC = (long)m->B * c->dim;
 
-    model_linear_backward(m, &m->classifier, g->g_head_a, g->g_logits, s->cls_in, s->cls_in_bf, m->B, 0);
-    const float *d_act = model_dropout_backward(g->g_head_a, s->cls_mask, g->g_head_a, BC, c->drop_classifier);
-    tanh_backward(g->g_head_a, s->head_act, d_act, BC);
+    model_classifier_backward(m);
+    tanh_backward(g->g_head_a, s->head_act, g->g_head_a, BC);
     model_linear_backward(m, &m->head, g->g_head_b, g->g_head_a, s->pooled, s->pooled_bf, m->B, 0);
     model_pool_backward(m, g->g_out, g->g_head_b);
 

@@ -169,6 +169,34 @@ activation_kind model_activation(gt_nn_activation a)
     return a == GT_NN_RELU ? ACTIVATION_RELU : a == GT_NN_GELU_TANH ? ACTIVATION_GELU_TANH : ACTIVATION_GELU_ERF;
 }
 
+void model_classifier_forward(gt_nn_model *m, const float *h)
+{
+    step_acts *s = &m->s;
+    model_dropout_forward(m, s->cls_in, s->cls_mask, h, (long)m->B * m->cfg.dim, m->cfg.drop_classifier,
+                          dropout_site(m->cfg.layers, 0));
+    model_linear_forward(m, &m->classifier, s->logits, s->cls_in, s->cls_in_bf, m->B);
+}
+
+void model_classifier_backward(gt_nn_model *m)
+{
+    step_acts *s = &m->s;
+    grad_acts *g = &m->g;
+    const long BC = (long)m->B * m->cfg.dim;
+    model_linear_backward(m, &m->classifier, g->g_head_a, g->g_logits, s->cls_in, s->cls_in_bf, m->B, 0);
+    model_dropout_backward(g->g_head_a, s->cls_mask, g->g_head_a, BC, m->cfg.drop_classifier);
+}
+
+void model_embedding_backward(gt_nn_model *m, const float *dx)
+{
+    const gt_nn_config *c = &m->cfg;
+    float *dword = model_grad(m, m->emb_word);
+    if (!dword)
+        return;
+    embedding_backward(dword, dx, m->s.ids, (int)model_rows(m), c->dim);
+    if (c->pad_id >= 0 && c->pad_id < c->vocab)
+        memset(dword + (long)c->pad_id * c->dim, 0, sizeof(float) * (size_t)c->dim);
+}
+
 void model_pool_forward(gt_nn_model *m, const float *hidden)
 {
     if (m->cfg.pooling == GT_NN_POOL_MEAN)

@@ -205,6 +205,14 @@ static inline int dropout_site(int layer, int which)
     return layer < 0 ? 0 : 1 + 2 * layer + which;
 }
 
+/* The classifier on the head's output h (B, C): dropout, then the linear layer, into s.logits. */
+void model_classifier_forward(gt_nn_model *m, const float *h);
+/* From g.g_logits: the classifier's gradients, and d h into g.g_head_a. */
+void model_classifier_backward(gt_nn_model *m);
+/* Word embedding gradients from dx (N, C); the padding row gets none
+ * (nn.Embedding(padding_idx=pad)). */
+void model_embedding_backward(gt_nn_model *m, const float *dx);
+
 /* Pooling of the last hidden states into s.pooled, and its backward into dx (zeroed first). */
 void model_pool_forward(gt_nn_model *m, const float *hidden);
 void model_pool_backward(gt_nn_model *m, float *dx, const float *dpooled);

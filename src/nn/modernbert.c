@@ -13,7 +13,6 @@
  *
  * No biases anywhere but the classifier; LayerNorms have no bias. */
 #include <stdio.h>
-#include <string.h>
 
 #include "nn/model.h"
 
@@ -171,9 +170,7 @@ gt_status modernbert_forward(gt_nn_model *m)
     model_linear_forward(m, &m->head, s->head_pre, s->pooled, s->pooled_bf, m->B);
     activation_forward(s->head_act, s->head_pre, BC, model_activation(c->head_act));
     model_norm_forward(m, s->head_norm, s->head_mean, s->head_rstd, s->head_act, m->head_norm_w, -1, m->B);
-    model_dropout_forward(m, s->cls_in, s->cls_mask, s->head_norm, BC, c->drop_classifier,
-                          dropout_site(c->layers, 0));
-    model_linear_forward(m, &m->classifier, s->logits, s->cls_in, s->cls_in_bf, m->B);
+    model_classifier_forward(m, s->head_norm);
     return GT_OK;
 }
 
@@ -216,9 +213,9 @@ gt_status modernbert_backward(gt_nn_model *m)
     const int N = (int)model_rows(m), C = c->dim;
     const long BC = (long)m->B * C;
 
-    model_linear_backward(m, &m->classifier, g->g_head_a, g->g_logits, s->cls_in, s->cls_in_bf, m->B, 0);
-    const float *d_norm = model_dropout_backward(g->g_head_a, s->cls_mask, g->g_head_a, BC, c->drop_classifier);
-    model_norm_backward(m, g->g_head_b, d_norm, s->head_act, m->head_norm_w, -1, s->head_mean, s->head_rstd, m->B);
+    model_classifier_backward(m);
+    model_norm_backward(m, g->g_head_b, g->g_head_a, s->head_act, m->head_norm_w, -1, s->head_mean, s->head_rstd,
+                        m->B);
     activation_backward(g->g_head_b, s->head_pre, g->g_head_b, BC, model_activation(c->head_act));
     model_linear_backward(m, &m->head, g->g_head_a, g->g_head_b, s->pooled, s->pooled_bf, m->B, 0);
     model_pool_backward(m, g->g_a, g->g_head_a);
@@ -230,11 +227,6 @@ gt_status modernbert_backward(gt_nn_model *m)
 
     const float *d_emb = model_dropout_backward(g->g_out, s->emb_mask, g->g_out, (long)N * C, c->drop_embedding);
     model_norm_backward(m, g->g_a, d_emb, s->emb_sum, m->emb_norm_w, -1, s->emb_mean, s->emb_rstd, N);
-    float *dword = model_grad(m, m->emb_word);
-    if (dword) {
-        embedding_backward(dword, g->g_a, s->ids, N, C);
-        if (c->pad_id >= 0 && c->pad_id < c->vocab)
-            memset(dword + (long)c->pad_id * C, 0, sizeof(float) * C);
-    }
+    model_embedding_backward(m, g->g_a);
     return GT_OK;
 }
