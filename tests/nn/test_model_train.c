@@ -43,6 +43,85 @@ static double scaled_diff(const float *a, const float *b, size_t n)
     return s > 0 ? d / s : d;
 }
 
+/* Mean and standard deviation of a tensor, and its largest magnitude. */
+static void moments(const float *x, size_t n, double *mean, double *std, double *maxabs)
+{
+    double s = 0, ss = 0, mx = 0;
+    for (size_t i = 0; i < n; i++) {
+        s += x[i];
+        ss += (double)x[i] * x[i];
+        mx = fmax(mx, fabs(x[i]));
+    }
+    *mean = s / n;
+    *std = sqrt(fmax(ss / n - *mean * *mean, 0));
+    *maxabs = mx;
+}
+
+static const float *tensor(const gt_nn_model *m, const char *name, size_t *n)
+{
+    int i = params_find(&m->params, name);
+    CHECK_MSG(i >= 0, "%s missing", name);
+    *n = i >= 0 ? m->params.tensors[i].numel : 0;
+    return i >= 0 ? params_data(&m->params, i) : NULL;
+}
+
+/* Initial weights follow HF's _init_weights: bert normal(0, 0.02) with a zero
+ * padding row; modernbert truncated at 2 std, output projections scaled by
+ * 1/sqrt(2 layers), classifier dim^-0.5; LayerNorm gains 1, biases 0. The
+ * standard deviation of a normal truncated at +-2 std is 0.880 std. */
+static void test_model_train_initial_weights(void)
+{
+    gt_nn_config c;
+    gt_nn_config_default(&c, GT_NN_BERT);
+    c.layers = 2, c.dim = 128, c.heads = 2, c.ffn = 256, c.vocab = 500, c.max_len = 64;
+    gt_nn_model *m = tiny_model(&c, 5);
+    double mean, std, mx;
+    size_t n;
+    const float *w = tensor(m, "bert.encoder.layer.1.intermediate.dense.weight", &n);
+    moments(w, n, &mean, &std, &mx);
+    CHECK_NEAR(mean, 0, 0.001);
+    CHECK_NEAR(std, 0.02, 0.0005);
+    w = tensor(m, "bert.embeddings.word_embeddings.weight", &n);
+    for (int k = 0; k < c.dim; k++)
+        CHECK(w[k] == 0.0f);   /* pad id 0 */
+    moments(w + c.dim, n - c.dim, &mean, &std, &mx);
+    CHECK_NEAR(std, 0.02, 0.0005);
+    w = tensor(m, "bert.encoder.layer.0.attention.output.LayerNorm.weight", &n);
+    moments(w, n, &mean, &std, &mx);
+    CHECK(mean == 1.0 && std == 0.0);
+    w = tensor(m, "bert.encoder.layer.0.attention.self.qkv.bias", &n);
+    moments(w, n, &mean, &std, &mx);
+    CHECK(mx == 0.0);
+    gt_nn_model_free(m);
+
+    gt_nn_config_default(&c, GT_NN_MODERNBERT);
+    c.layers = 8, c.dim = 128, c.heads = 2, c.ffn = 256, c.vocab = 500, c.max_len = 64;
+    m = tiny_model(&c, 5);
+    struct {
+        const char *name;
+        double std;
+    } cases[] = {{"model.layers.3.attn.Wqkv.weight", 0.02}, {"model.layers.3.mlp.Wi.weight", 0.02},
+                 {"model.embeddings.tok_embeddings.weight", 0.02}, {"model.layers.3.attn.Wo.weight", 0.005},
+                 {"model.layers.5.mlp.Wo.weight", 0.005}, {"head.dense.weight", 0.005}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        w = tensor(m, cases[i].name, &n);
+        moments(w, n, &mean, &std, &mx);
+        CHECK_MSG(fabs(std - 0.880 * cases[i].std) < 0.04 * cases[i].std, "%s: std %g, expected %g", cases[i].name,
+                  std, 0.880 * cases[i].std);
+        CHECK_MSG(mx <= 2.0 * cases[i].std * (1 + 1e-6) && mx > 1.9 * cases[i].std, "%s: max %g", cases[i].name, mx);
+    }
+    w = tensor(m, "classifier.weight", &n);
+    moments(w, n, &mean, &std, &mx);
+    CHECK(mx <= 2.0 / sqrt(128.0) * (1 + 1e-6));
+    CHECK_NEAR(std, 0.880 / sqrt(128.0), 0.1 / sqrt(128.0));
+    w = tensor(m, "model.final_norm.weight", &n);
+    moments(w, n, &mean, &std, &mx);
+    CHECK(mean == 1.0 && std == 0.0);
+    CHECK(params_find(&m->params, "model.layers.0.attn_norm.weight") < 0);
+    CHECK(params_find(&m->params, "model.layers.1.attn_norm.weight") >= 0);
+    gt_nn_model_free(m);
+}
+
 /* Same seed and thread count: bit-identical losses, dropout included. */
 static void test_model_train_deterministic(void)
 {
@@ -312,6 +391,7 @@ static void test_model_train_flop_count(void)
 int main(void)
 {
     gt_nn_set_threads(2, NULL);
+    RUN(test_model_train_initial_weights);
     RUN(test_model_train_deterministic);
     RUN(test_model_train_no_allocation_in_steps);
     RUN(test_model_train_gradient_accumulation);
