@@ -169,6 +169,11 @@ typedef struct {
     gt_nn_precision train_precision;  /* gt_nn_forward/backward: fp32 or bf16 */
     gt_nn_precision infer_precision;  /* gt_nn_infer: fp32, bf16 or int8 */
     gt_nn_attention attention;
+    /* 1: fused kernels. Inference: bias + activation in the matmul's epilogue,
+     * residual adds as the matmul's sum post-op. Training (bert): the GELU's
+     * slope is kept from the forward pass so backward only multiplies. Same
+     * results within rounding. */
+    int fused;
 } gt_nn_options;
 
 typedef struct gt_nn_model gt_nn_model;

@@ -181,7 +181,8 @@ static gt_status measure(const bench_opts *o, bench_result *r, gt_error *err)
      * engine fine-tunes at; the fused one keeps long sequences in memory. */
     gt_nn_options opt = {.train_precision = o->train ? o->precision : GT_NN_FP32,
                          .infer_precision = o->precision,
-                         .attention = o->seq > 1024 ? GT_NN_ATTN_FUSED : GT_NN_ATTN_STANDARD};
+                         .attention = o->seq > 1024 ? GT_NN_ATTN_FUSED : GT_NN_ATTN_STANDARD,
+                         .fused = 1};
     size_t n = (size_t)o->batch * o->seq;
     int32_t *ids = malloc(n * sizeof *ids), *labels = malloc((size_t)o->batch * sizeof *labels);
     float *logits = malloc((size_t)o->batch * o->cfg.num_labels * sizeof *logits);
@@ -252,6 +253,7 @@ static cJSON *result_json(const bench_opts *o, const bench_result *r)
     cJSON_AddNumberToObject(shape, "batch", o->batch);
     cJSON_AddNumberToObject(shape, "vocab", c->vocab);
     cJSON_AddStringToObject(j, "attention", o->seq > 1024 ? "fused" : "standard");
+    cJSON_AddBoolToObject(j, "fused_kernels", 1);
     cJSON_AddStringToObject(j, "peak_impl", r->peak.impl);
     cJSON_AddBoolToObject(j, "peak_cached", r->peak.cached);
     cJSON_AddNumberToObject(j, "steps", o->steps);

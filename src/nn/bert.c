@@ -10,7 +10,6 @@
  *
  * Token types: every token is type 0 (single-sentence classification). */
 #include <stdio.h>
-#include <string.h>
 
 #include "nn/model.h"
 
@@ -104,26 +103,48 @@ static void embeddings_forward(gt_nn_model *m)
                           dropout_site(-1, 0));
 }
 
+/* Inference with fused epilogues: the residual adds are the matmuls' sum
+ * post-op (into buffers the layer no longer needs) and the activation the
+ * FFN matmul's eltwise post-op. a->out is a->in here. */
+static void layer_infer_fused(gt_nn_model *m, int l, layer_acts *a)
+{
+    model_layer *L = &m->layers[l];
+    const int N = (int)model_rows(m);
+    model_linear_forward(m, &L->qkv, a->qkv, a->in, NULL, N);
+    model_attention_forward(m, L, a);
+    model_linear_forward_fused(m, &L->attn_out, a->in, a->ctx, NULL, N, LINEAR_Y_ACCUMULATE, MM_ELTWISE_NONE);
+    model_norm_forward(m, a->norm2in, NULL, NULL, a->in, L->norm1_w, L->norm1_b, N);
+    model_linear_forward_fused(m, &L->ffn_in, a->ffn_act, a->norm2in, NULL, N, 0, model_eltwise(m->cfg.act));
+    model_linear_forward_fused(m, &L->ffn_out, a->norm2in, a->ffn_act, NULL, N, LINEAR_Y_ACCUMULATE,
+                               MM_ELTWISE_NONE);
+    model_norm_forward(m, a->out, NULL, NULL, a->norm2in, L->norm2_w, L->norm2_b, N);
+}
+
 static void layer_forward(gt_nn_model *m, int l, layer_acts *a)
 {
     const gt_nn_config *c = &m->cfg;
     model_layer *L = &m->layers[l];
     float *tmp = m->s.tmp;
     const int N = (int)model_rows(m);
-    const long NC = (long)N * c->dim;
+    const long NC = (long)N * c->dim, NF = (long)N * c->ffn;
+    if (m->opt.fused && m->mode == MODEL_INFER) {
+        layer_infer_fused(m, l, a);
+        return;
+    }
 
     model_linear_forward(m, &L->qkv, a->qkv, a->in, a->qkv_in_bf, N);
     model_attention_forward(m, L, a);
     model_linear_forward(m, &L->attn_out, tmp, a->ctx, a->ctx_bf, N);
-    model_dropout_forward(m, tmp, a->mask_attn, tmp, NC, c->drop_attn_out, dropout_site(l, 0));
-    residual_forward(a->res1, tmp, a->in, NC);
+    model_dropout_residual(m, a->res1, a->mask_attn, tmp, a->in, NC, c->drop_attn_out, dropout_site(l, 0));
     model_norm_forward(m, a->norm2in, a->mean1, a->rstd1, a->res1, L->norm1_w, L->norm1_b, N);
 
     model_linear_forward(m, &L->ffn_in, a->ffn_pre, a->norm2in, a->ffn_in_bf, N);
-    activation_forward(a->ffn_act, a->ffn_pre, (long)N * c->ffn, model_activation(c->act));
+    if (m->opt.fused && m->mode == MODEL_TRAIN)   /* keep act' over the pre-activation for backward */
+        activation_forward_slope(a->ffn_act, a->ffn_pre, a->ffn_pre, NF, model_activation(c->act));
+    else
+        activation_forward(a->ffn_act, a->ffn_pre, NF, model_activation(c->act));
     model_linear_forward(m, &L->ffn_out, tmp, a->ffn_act, a->ffn_act_bf, N);
-    model_dropout_forward(m, tmp, a->mask_ffn, tmp, NC, c->drop_ffn, dropout_site(l, 1));
-    residual_forward(a->res2, tmp, a->norm2in, NC);
+    model_dropout_residual(m, a->res2, a->mask_ffn, tmp, a->norm2in, NC, c->drop_ffn, dropout_site(l, 1));
     model_norm_forward(m, a->out, a->mean2, a->rstd2, a->res2, L->norm2_w, L->norm2_b, N);
 }
 
@@ -139,9 +160,7 @@ gt_status bert_forward(gt_nn_model *m)
     model_pool_forward(m, m->acts[train ? c->layers - 1 : 0].out);
     model_linear_forward(m, &m->head, s->head_pre, s->pooled, s->pooled_bf, m->B);
     tanh_forward(s->head_act, s->head_pre, (long)m->B * c->dim);
-    model_dropout_forward(m, s->cls_in, s->cls_mask, s->head_act, (long)m->B * c->dim, c->drop_classifier,
-                          dropout_site(c->layers, 0));
-    model_linear_forward(m, &m->classifier, s->logits, s->cls_in, s->cls_in_bf, m->B);
+    model_classifier_forward(m, s->head_act);
     return GT_OK;
 }
 
@@ -157,7 +176,10 @@ static void layer_backward(gt_nn_model *m, int l, const layer_acts *a)
     model_norm_backward(m, g->g_a, g->g_out, a->res2, L->norm2_w, L->norm2_b, a->mean2, a->rstd2, N);
     const float *d_ffn_out = model_dropout_backward(g->g_b, a->mask_ffn, g->g_a, NC, c->drop_ffn);
     model_linear_backward(m, &L->ffn_out, g->g_f, d_ffn_out, a->ffn_act, a->ffn_act_bf, N, 0);
-    activation_backward(g->g_f, a->ffn_pre, g->g_f, (long)N * c->ffn, model_activation(c->act));
+    if (m->forward_fused)
+        activation_backward_slope(g->g_f, a->ffn_pre, g->g_f, (long)N * c->ffn);
+    else
+        activation_backward(g->g_f, a->ffn_pre, g->g_f, (long)N * c->ffn, model_activation(c->act));
     /* d norm2in = the residual's g_a + the FFN's input gradient */
     model_linear_backward(m, &L->ffn_in, g->g_a, g->g_f, a->norm2in, a->ffn_in_bf, N, LINEAR_DX_ACCUMULATE);
 
@@ -177,14 +199,8 @@ static void embeddings_backward(gt_nn_model *m)
     const int N = (int)model_rows(m), C = c->dim;
     const float *d_out = model_dropout_backward(g->g_out, s->emb_mask, g->g_out, (long)N * C, c->drop_embedding);
     model_norm_backward(m, g->g_a, d_out, s->emb_sum, m->emb_norm_w, m->emb_norm_b, s->emb_mean, s->emb_rstd, N);
-    float *dword = model_grad(m, m->emb_word), *dpos = model_grad(m, m->emb_pos);
-    float *dtype = model_grad(m, m->emb_type);
-    if (dword) {
-        embedding_backward(dword, g->g_a, s->ids, N, C);
-        /* nn.Embedding(padding_idx=pad): the padding row gets no gradient */
-        if (c->pad_id >= 0 && c->pad_id < c->vocab)
-            memset(dword + (long)c->pad_id * C, 0, sizeof(float) * C);
-    }
+    float *dpos = model_grad(m, m->emb_pos), *dtype = model_grad(m, m->emb_type);
+    model_embedding_backward(m, g->g_a);
     if (dpos)
         position_embedding_backward(dpos, g->g_a, m->B, m->T, C);
     if (dtype)
@@ -198,9 +214,8 @@ gt_status bert_backward(gt_nn_model *m)
     grad_acts *g = &m->g;
     const long BC = (long)m->B * c->dim;
 
-    model_linear_backward(m, &m->classifier, g->g_head_a, g->g_logits, s->cls_in, s->cls_in_bf, m->B, 0);
-    const float *d_act = model_dropout_backward(g->g_head_a, s->cls_mask, g->g_head_a, BC, c->drop_classifier);
-    tanh_backward(g->g_head_a, s->head_act, d_act, BC);
+    model_classifier_backward(m);
+    tanh_backward(g->g_head_a, s->head_act, g->g_head_a, BC);
     model_linear_backward(m, &m->head, g->g_head_b, g->g_head_a, s->pooled, s->pooled_bf, m->B, 0);
     model_pool_backward(m, g->g_out, g->g_head_b);
 

@@ -43,6 +43,25 @@ void dropout_forward(float *y, uint8_t *mask, const float *x, long n, float p, u
     }
 }
 
+/* y, mask, x, residual: (n). */
+void dropout_residual_forward(float *y, uint8_t *mask, const float *x, const float *residual, long n, float p,
+                              uint64_t seed, uint64_t offset)
+{
+    if (p <= 0.0f || p >= 1.0f) {
+        dropout_forward(y, mask, x, n, p, seed, offset);
+        residual_forward(y, y, residual, n);
+        return;
+    }
+    const uint64_t threshold = (uint64_t)((double)p * 4294967296.0);
+    const float scale = 1.0f / (1.0f - p);
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < n; i++) {
+        uint8_t keep = (mix64(seed, offset + (uint64_t)i) >> 32) >= threshold;
+        mask[i] = keep;
+        y[i] = (keep ? x[i] * scale : 0.0f) + residual[i];
+    }
+}
+
 /* dx, mask, dy: (n); dx may equal dy. */
 void dropout_backward(float *dx, const uint8_t *mask, const float *dy, long n, float p)
 {

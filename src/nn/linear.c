@@ -104,7 +104,7 @@ static void *scratch_carve(mm_ctx *mm, const size_t *sizes, int count, void **pa
 }
 
 static gt_status forward_int8(mm_ctx *mm, float *y, const float *x, linear_weight *w, const float *b, int N,
-                              gt_error *err)
+                              int flags, mm_eltwise act, gt_error *err)
 {
     gt_status st = refresh_s8(w, err);
     if (st != GT_OK)
@@ -123,7 +123,8 @@ static gt_status forward_int8(mm_ctx *mm, float *y, const float *x, linear_weigh
             bias[o] = b[o] / scales[o];
     }
     mm_desc d = {.M = N, .K = w->in, .N = w->out, .a = is_unsigned ? MM_U8 : MM_S8, .b = MM_S8, .b_trans = 1,
-                 .bias = b != NULL, .scaled = 1, .b_packed = 1};
+                 .bias = b != NULL, .scaled = 1, .b_packed = 1, .accumulate = flags & LINEAR_Y_ACCUMULATE,
+                 .eltwise = act};
     const void *wq;
     if ((st = mm_pack(mm, &w->packed, &d, w->w_s8, w->s8_epoch, &wq, err)) != GT_OK)
         return st;
@@ -131,15 +132,16 @@ static gt_status forward_int8(mm_ctx *mm, float *y, const float *x, linear_weigh
 }
 
 static gt_status forward(mm_ctx *mm, float *y, const float *x, bf16 *x_bf16, linear_weight *w, const float *b,
-                         int N, gt_nn_precision p, gt_error *err)
+                         int N, gt_nn_precision p, int flags, mm_eltwise act, gt_error *err)
 {
     gt_status st = check_shape(w, N, err);
     if (st != GT_OK)
         return st;
     if (p == GT_NN_INT8)
-        return forward_int8(mm, y, x, w, b, N, err);
+        return forward_int8(mm, y, x, w, b, N, flags, act, err);
 
-    mm_desc d = {.M = N, .K = w->in, .N = w->out, .a = MM_F32, .b = MM_F32, .b_trans = 1, .bias = b != NULL};
+    mm_desc d = {.M = N, .K = w->in, .N = w->out, .a = MM_F32, .b = MM_F32, .b_trans = 1, .bias = b != NULL,
+                 .accumulate = flags & LINEAR_Y_ACCUMULATE, .eltwise = act};
     const void *a = x, *wt = w->w;
     uint64_t epoch = *w->epoch;
     if (p == GT_NN_BF16) {
@@ -238,8 +240,14 @@ static gt_status backward(mm_ctx *mm, float *dx, float *dw, float *db, const flo
 gt_status linear_forward(mm_ctx *mm, float *y, const float *x, bf16 *x_bf16, linear_weight *w, const float *b,
                          int N, gt_nn_precision p, gt_error *err)
 {
+    return linear_forward_fused(mm, y, x, x_bf16, w, b, N, p, 0, MM_ELTWISE_NONE, err);
+}
+
+gt_status linear_forward_fused(mm_ctx *mm, float *y, const float *x, bf16 *x_bf16, linear_weight *w,
+                               const float *b, int N, gt_nn_precision p, int flags, mm_eltwise act, gt_error *err)
+{
     gt_error local = {0};
-    gt_status st = forward(mm, y, x, x_bf16, w, b, N, p, err ? err : &local);
+    gt_status st = forward(mm, y, x, x_bf16, w, b, N, p, flags, act, err ? err : &local);
     if (st != GT_OK)
         mm_ctx_note_error(mm, err ? err : &local);
     return st;

@@ -57,6 +57,14 @@ size_t linear_weight_extra_bytes(const linear_weight *lw);
 gt_status linear_forward(mm_ctx *mm, float *y, const float *x, bf16 *x_bf16, linear_weight *w, const float *b,
                          int N, gt_nn_precision p, gt_error *err);
 
+/* The same with more done in the matmul's epilogue (oneDNN post-ops):
+ * flags LINEAR_Y_ACCUMULATE adds to y (y += x W^T + b: a residual branch),
+ * then act (MM_ELTWISE_NONE for none) is applied to the result. For
+ * inference: training needs the pre-activation for backward. */
+#define LINEAR_Y_ACCUMULATE 1
+gt_status linear_forward_fused(mm_ctx *mm, float *y, const float *x, bf16 *x_bf16, linear_weight *w,
+                               const float *b, int N, gt_nn_precision p, int flags, mm_eltwise act, gt_error *err);
+
 /* Flags for linear_backward. */
 #define LINEAR_DX_ACCUMULATE 1   /* dx += instead of dx = (a residual branch) */
 

@@ -102,7 +102,8 @@ static gt_status validate(const mm_desc *d)
              ((d->a == MM_S8 || d->a == MM_U8) && d->b == MM_S8);
     int int8 = d->b == MM_S8;
     if (!ok || (d->scaled && !int8) || (d->c != MM_F32 && d->c != MM_S32) || (d->c == MM_S32 && !int8) ||
-        (d->c == MM_S32 && (d->bias || d->scaled || d->accumulate)))
+        (d->c == MM_S32 && (d->bias || d->scaled || d->accumulate || d->eltwise)) ||
+        (unsigned)d->eltwise > MM_ELTWISE_RELU)
         return GT_ERR_INVALID;
     return GT_OK;
 }
@@ -173,11 +174,16 @@ static dnnl_status_t make_attr(dnnl_primitive_attr_t *attr, const mm_desc *d)
         const float runtime = DNNL_RUNTIME_F32_VAL;
         s = dnnl_primitive_attr_set_output_scales(*attr, 1, 1 << 1, &runtime);
     }
-    if (s == dnnl_success && d->accumulate) {
+    if (s == dnnl_success && (d->accumulate || d->eltwise)) {
+        static const dnnl_alg_kind_t algs[] = {dnnl_alg_kind_undef, dnnl_eltwise_gelu_erf, dnnl_eltwise_gelu_tanh,
+                                               dnnl_eltwise_relu};
         dnnl_post_ops_t ops;
         s = dnnl_post_ops_create(&ops);
         if (s == dnnl_success) {
-            s = dnnl_post_ops_append_sum(ops, 1.0f);
+            if (d->accumulate)
+                s = dnnl_post_ops_append_sum(ops, 1.0f);
+            if (s == dnnl_success && d->eltwise)
+                s = dnnl_post_ops_append_eltwise(ops, 1.0f, algs[d->eltwise], 0.0f, 0.0f);
             if (s == dnnl_success)
                 s = dnnl_primitive_attr_set_post_ops(*attr, ops);
             dnnl_post_ops_destroy(ops);

@@ -79,11 +79,23 @@ gt_nn_precision model_precision(const gt_nn_model *m)
     return m->mode == MODEL_INFER ? m->opt.infer_precision : m->opt.train_precision;
 }
 
-gt_status model_linear_forward(gt_nn_model *m, model_linear *l, float *y, const float *x, bf16 *x_bf16, int N)
+gt_status model_linear_forward_fused(gt_nn_model *m, model_linear *l, float *y, const float *x, bf16 *x_bf16, int N,
+                                     int flags, mm_eltwise act)
 {
     /* Packing pays off only for weights that stay fixed over many calls. */
     l->lw.prepack = m->mode == MODEL_INFER || model_grad(m, l->w) == NULL;
-    return linear_forward(m->mm, y, x, x_bf16, &l->lw, model_data(m, l->b), N, model_precision(m), NULL);
+    return linear_forward_fused(m->mm, y, x, x_bf16, &l->lw, model_data(m, l->b), N, model_precision(m), flags, act,
+                                NULL);
+}
+
+gt_status model_linear_forward(gt_nn_model *m, model_linear *l, float *y, const float *x, bf16 *x_bf16, int N)
+{
+    return model_linear_forward_fused(m, l, y, x, x_bf16, N, 0, MM_ELTWISE_NONE);
+}
+
+mm_eltwise model_eltwise(gt_nn_activation a)
+{
+    return a == GT_NN_RELU ? MM_ELTWISE_RELU : a == GT_NN_GELU_TANH ? MM_ELTWISE_GELU_TANH : MM_ELTWISE_GELU_ERF;
 }
 
 gt_status model_linear_backward(gt_nn_model *m, model_linear *l, float *dx, const float *dy, const float *x,
@@ -119,6 +131,11 @@ static int dropout_active(const gt_nn_model *m, float p)
     return m->mode == MODEL_TRAIN && m->training && p > 0.0f;
 }
 
+static uint64_t dropout_seed(const gt_nn_model *m)
+{
+    return m->seed * 0x9E3779B97F4A7C15ull ^ (m->dropout_calls + 1) * 0xD1B54A32D192ED03ull;
+}
+
 void model_dropout_forward(const gt_nn_model *m, float *y, uint8_t *mask, const float *x, long n, float p,
                            int site)
 {
@@ -127,8 +144,16 @@ void model_dropout_forward(const gt_nn_model *m, float *y, uint8_t *mask, const 
             memcpy(y, x, sizeof(float) * (size_t)n);
         return;
     }
-    uint64_t seed = m->seed * 0x9E3779B97F4A7C15ull ^ (m->dropout_calls + 1) * 0xD1B54A32D192ED03ull;
-    dropout_forward(y, mask, x, n, p, seed, (uint64_t)site * DROPOUT_SITE_SPAN);
+    dropout_forward(y, mask, x, n, p, dropout_seed(m), (uint64_t)site * DROPOUT_SITE_SPAN);
+}
+
+void model_dropout_residual(const gt_nn_model *m, float *y, uint8_t *mask, const float *x, const float *residual,
+                            long n, float p, int site)
+{
+    if (!dropout_active(m, p) || !mask)
+        residual_forward(y, x, residual, n);
+    else
+        dropout_residual_forward(y, mask, x, residual, n, p, dropout_seed(m), (uint64_t)site * DROPOUT_SITE_SPAN);
 }
 
 const float *model_dropout_backward(float *scratch, const uint8_t *mask, const float *dy, long n, float p)
@@ -142,6 +167,34 @@ const float *model_dropout_backward(float *scratch, const uint8_t *mask, const f
 activation_kind model_activation(gt_nn_activation a)
 {
     return a == GT_NN_RELU ? ACTIVATION_RELU : a == GT_NN_GELU_TANH ? ACTIVATION_GELU_TANH : ACTIVATION_GELU_ERF;
+}
+
+void model_classifier_forward(gt_nn_model *m, const float *h)
+{
+    step_acts *s = &m->s;
+    model_dropout_forward(m, s->cls_in, s->cls_mask, h, (long)m->B * m->cfg.dim, m->cfg.drop_classifier,
+                          dropout_site(m->cfg.layers, 0));
+    model_linear_forward(m, &m->classifier, s->logits, s->cls_in, s->cls_in_bf, m->B);
+}
+
+void model_classifier_backward(gt_nn_model *m)
+{
+    step_acts *s = &m->s;
+    grad_acts *g = &m->g;
+    const long BC = (long)m->B * m->cfg.dim;
+    model_linear_backward(m, &m->classifier, g->g_head_a, g->g_logits, s->cls_in, s->cls_in_bf, m->B, 0);
+    model_dropout_backward(g->g_head_a, s->cls_mask, g->g_head_a, BC, m->cfg.drop_classifier);
+}
+
+void model_embedding_backward(gt_nn_model *m, const float *dx)
+{
+    const gt_nn_config *c = &m->cfg;
+    float *dword = model_grad(m, m->emb_word);
+    if (!dword)
+        return;
+    embedding_backward(dword, dx, m->s.ids, (int)model_rows(m), c->dim);
+    if (c->pad_id >= 0 && c->pad_id < c->vocab)
+        memset(dword + (long)c->pad_id * c->dim, 0, sizeof(float) * (size_t)c->dim);
 }
 
 void model_pool_forward(gt_nn_model *m, const float *hidden)
@@ -505,12 +558,14 @@ static gt_status run_forward(gt_nn_model *m, gt_error *err)
 gt_status gt_nn_forward(gt_nn_model *m, const int32_t *ids, const int32_t *valid, const int32_t *labels, int B,
                         int T, float *logits, float *loss, gt_error *err)
 {
-    gt_status st = check_inputs(m, ids, valid, labels, 1, B, T, err);
+    /* the shape first: inputs are read only once it is known to fit */
+    gt_status st = model_prepare(m, B, T, MODEL_TRAIN, err);
     if (st == GT_OK)
-        st = model_prepare(m, B, T, MODEL_TRAIN, err);
+        st = check_inputs(m, ids, valid, labels, 1, B, T, err);
     if (st != GT_OK)
         return st;
     copy_inputs(m, ids, valid, labels);
+    m->forward_fused = m->opt.fused;
     if ((st = run_forward(m, err)) != GT_OK)
         return st;
     float mean = cross_entropy_forward(m->s.losses, m->s.probs, m->s.logits, m->s.labels, B, m->cfg.num_labels);
@@ -550,9 +605,9 @@ void gt_nn_zero_grad(gt_nn_model *m)
 gt_status gt_nn_infer(gt_nn_model *m, const int32_t *ids, const int32_t *valid, int B, int T, float *logits,
                       gt_error *err)
 {
-    gt_status st = check_inputs(m, ids, valid, NULL, 0, B, T, err);
+    gt_status st = model_prepare(m, B, T, MODEL_INFER, err);
     if (st == GT_OK)
-        st = model_prepare(m, B, T, MODEL_INFER, err);
+        st = check_inputs(m, ids, valid, NULL, 0, B, T, err);
     if (st != GT_OK)
         return st;
     copy_inputs(m, ids, valid, NULL);

@@ -73,7 +73,7 @@ typedef struct {
     float *ctx;                   /* (N, C) attention output, before Wo */
     float *res1;                  /* (N, C) */
     float *norm2in;               /* (N, C) */
-    float *ffn_pre;               /* (N, F) bert, (N, 2F) modernbert */
+    float *ffn_pre;               /* (N, F) bert, (N, 2F) modernbert; bert fused training: act's slope */
     float *ffn_act;               /* (N, F) */
     float *res2;                  /* (N, C) bert only */
     float *mean1, *rstd1, *mean2, *rstd2;   /* (N) LayerNorm statistics */
@@ -151,6 +151,7 @@ struct gt_nn_model {
     layer_acts *acts;               /* L (train) or 1 (infer) */
     grad_acts g;
     int have_forward;               /* a training forward ran since the last plan/backward */
+    int forward_fused;              /* the options.fused that forward ran with (backward follows it) */
     float grad_scale_last;
 };
 
@@ -171,6 +172,10 @@ float *model_grad(const gt_nn_model *m, int index);   /* NULL for -1 or frozen *
 gt_nn_precision model_precision(const gt_nn_model *m);
 
 gt_status model_linear_forward(gt_nn_model *m, model_linear *l, float *y, const float *x, bf16 *x_bf16, int N);
+/* With the epilogue: flags LINEAR_Y_ACCUMULATE (y +=), then the activation act (inference only). */
+gt_status model_linear_forward_fused(gt_nn_model *m, model_linear *l, float *y, const float *x, bf16 *x_bf16, int N,
+                                     int flags, mm_eltwise act);
+mm_eltwise model_eltwise(gt_nn_activation a);
 gt_status model_linear_backward(gt_nn_model *m, model_linear *l, float *dx, const float *dy, const float *x,
                                 const bf16 *x_bf16, int N, int flags);
 
@@ -184,6 +189,9 @@ void model_norm_backward(gt_nn_model *m, float *dx, const float *dy, const float
  * No-op copy when the model is not training or p == 0 (mask stays NULL). */
 void model_dropout_forward(const gt_nn_model *m, float *y, uint8_t *mask, const float *x, long n, float p,
                            int site);
+/* y = residual + dropout(x) (the dropout only when active, as above). */
+void model_dropout_residual(const gt_nn_model *m, float *y, uint8_t *mask, const float *x, const float *residual,
+                            long n, float p, int site);
 /* The gradient through a dropout site: dy itself when no mask was drawn,
  * else scratch (which may equal dy) filled with it. */
 const float *model_dropout_backward(float *scratch, const uint8_t *mask, const float *dy, long n, float p);
@@ -196,6 +204,14 @@ static inline int dropout_site(int layer, int which)
 {
     return layer < 0 ? 0 : 1 + 2 * layer + which;
 }
+
+/* The classifier on the head's output h (B, C): dropout, then the linear layer, into s.logits. */
+void model_classifier_forward(gt_nn_model *m, const float *h);
+/* From g.g_logits: the classifier's gradients, and d h into g.g_head_a. */
+void model_classifier_backward(gt_nn_model *m);
+/* Word embedding gradients from dx (N, C); the padding row gets none
+ * (nn.Embedding(padding_idx=pad)). */
+void model_embedding_backward(gt_nn_model *m, const float *dx);
 
 /* Pooling of the last hidden states into s.pooled, and its backward into dx (zeroed first). */
 void model_pool_forward(gt_nn_model *m, const float *hidden);

@@ -13,7 +13,6 @@
  *
  * No biases anywhere but the classifier; LayerNorms have no bias. */
 #include <stdio.h>
-#include <string.h>
 
 #include "nn/model.h"
 
@@ -128,15 +127,24 @@ static void layer_forward(gt_nn_model *m, int l, layer_acts *a)
     model_linear_forward(m, &L->qkv, a->qkv, xn, a->qkv_in_bf, N);
     rope_forward(a->qkv, m->s.rope_cos[L->rope], m->s.rope_sin[L->rope], m->B, m->T, 2 * H, D, 3 * H * D);
     model_attention_forward(m, L, a);
-    model_linear_forward(m, &L->attn_out, tmp, a->ctx, a->ctx_bf, N);
-    model_dropout_forward(m, tmp, a->mask_attn, tmp, NC, c->drop_attn_out, dropout_site(l, 0));
-    residual_forward(a->res1, a->in, tmp, NC);
+    /* fused inference: res1 and out are in, and the residual adds are the matmuls' sum post-op */
+    int fused = m->opt.fused && m->mode == MODEL_INFER;
+    if (fused) {
+        model_linear_forward_fused(m, &L->attn_out, a->res1, a->ctx, NULL, N, LINEAR_Y_ACCUMULATE, MM_ELTWISE_NONE);
+    } else {
+        model_linear_forward(m, &L->attn_out, tmp, a->ctx, a->ctx_bf, N);
+        model_dropout_residual(m, a->res1, a->mask_attn, tmp, a->in, NC, c->drop_attn_out, dropout_site(l, 0));
+    }
 
     model_norm_forward(m, a->norm2in, a->mean2, a->rstd2, a->res1, L->norm2_w, -1, N);
     model_linear_forward(m, &L->ffn_in, a->ffn_pre, a->norm2in, a->ffn_in_bf, N);
     geglu_forward(a->ffn_act, a->ffn_pre, N, c->ffn, model_activation(c->act));
     model_dropout_forward(m, a->ffn_act, a->mask_ffn, a->ffn_act, (long)N * c->ffn, c->drop_ffn,
                           dropout_site(l, 1));
+    if (fused) {
+        model_linear_forward_fused(m, &L->ffn_out, a->out, a->ffn_act, NULL, N, LINEAR_Y_ACCUMULATE, MM_ELTWISE_NONE);
+        return;
+    }
     model_linear_forward(m, &L->ffn_out, tmp, a->ffn_act, a->ffn_act_bf, N);
     residual_forward(a->out, a->res1, tmp, NC);
 }
@@ -162,9 +170,7 @@ gt_status modernbert_forward(gt_nn_model *m)
     model_linear_forward(m, &m->head, s->head_pre, s->pooled, s->pooled_bf, m->B);
     activation_forward(s->head_act, s->head_pre, BC, model_activation(c->head_act));
     model_norm_forward(m, s->head_norm, s->head_mean, s->head_rstd, s->head_act, m->head_norm_w, -1, m->B);
-    model_dropout_forward(m, s->cls_in, s->cls_mask, s->head_norm, BC, c->drop_classifier,
-                          dropout_site(c->layers, 0));
-    model_linear_forward(m, &m->classifier, s->logits, s->cls_in, s->cls_in_bf, m->B);
+    model_classifier_forward(m, s->head_norm);
     return GT_OK;
 }
 
@@ -207,9 +213,9 @@ gt_status modernbert_backward(gt_nn_model *m)
     const int N = (int)model_rows(m), C = c->dim;
     const long BC = (long)m->B * C;
 
-    model_linear_backward(m, &m->classifier, g->g_head_a, g->g_logits, s->cls_in, s->cls_in_bf, m->B, 0);
-    const float *d_norm = model_dropout_backward(g->g_head_a, s->cls_mask, g->g_head_a, BC, c->drop_classifier);
-    model_norm_backward(m, g->g_head_b, d_norm, s->head_act, m->head_norm_w, -1, s->head_mean, s->head_rstd, m->B);
+    model_classifier_backward(m);
+    model_norm_backward(m, g->g_head_b, g->g_head_a, s->head_act, m->head_norm_w, -1, s->head_mean, s->head_rstd,
+                        m->B);
     activation_backward(g->g_head_b, s->head_pre, g->g_head_b, BC, model_activation(c->head_act));
     model_linear_backward(m, &m->head, g->g_head_a, g->g_head_b, s->pooled, s->pooled_bf, m->B, 0);
     model_pool_backward(m, g->g_a, g->g_head_a);
@@ -221,11 +227,6 @@ gt_status modernbert_backward(gt_nn_model *m)
 
     const float *d_emb = model_dropout_backward(g->g_out, s->emb_mask, g->g_out, (long)N * C, c->drop_embedding);
     model_norm_backward(m, g->g_a, d_emb, s->emb_sum, m->emb_norm_w, -1, s->emb_mean, s->emb_rstd, N);
-    float *dword = model_grad(m, m->emb_word);
-    if (dword) {
-        embedding_backward(dword, g->g_a, s->ids, N, C);
-        if (c->pad_id >= 0 && c->pad_id < c->vocab)
-            memset(dword + (long)c->pad_id * C, 0, sizeof(float) * C);
-    }
+    model_embedding_backward(m, g->g_a);
     return GT_OK;
 }

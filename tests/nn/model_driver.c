@@ -2,7 +2,7 @@
  * with PyTorch:
  *
  *   nn_model_driver CONFIG.json WEIGHTS.safetensors INPUTS.safetensors OUT.safetensors
- *                   [--precision fp32|bf16] [--attention standard|fused] [--lr X] [--wd X]
+ *                   [--precision fp32|bf16] [--attention standard|fused] [--fused 0|1] [--lr X] [--wd X]
  *
  * INPUTS holds "ids" (I32 [B, T]), "valid" (I32 [B]) and "labels" (I32 [B]).
  * OUT gets "logits", "loss", "grad.<HF name>" for every tensor after one
@@ -96,12 +96,15 @@ int main(int argc, char **argv)
     gt_nn_precision precision = GT_NN_FP32;
     gt_nn_attention attention = GT_NN_ATTN_STANDARD;
     double lr = 1e-3, wd = 0.01;
+    int fused = 0;
     gt_error err = {0};
     for (int i = 5; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--precision") && gt_nn_precision_parse(argv[i + 1], &precision, &err) != GT_OK)
             die("--precision", &err);
         if (!strcmp(argv[i], "--attention"))
             attention = !strcmp(argv[i + 1], "fused") ? GT_NN_ATTN_FUSED : GT_NN_ATTN_STANDARD;
+        if (!strcmp(argv[i], "--fused"))
+            fused = atoi(argv[i + 1]);
         if (!strcmp(argv[i], "--lr"))
             lr = atof(argv[i + 1]);
         if (!strcmp(argv[i], "--wd"))
@@ -116,7 +119,8 @@ int main(int argc, char **argv)
     gt_nn_model *m;
     if (gt_nn_model_create(&cfg, 1, &m, &err) != GT_OK || gt_nn_model_load(m, argv[2], 1, NULL, &err) != GT_OK)
         die("model", &err);
-    gt_nn_options opt = {.train_precision = precision, .infer_precision = GT_NN_FP32, .attention = attention};
+    gt_nn_options opt = {.train_precision = precision, .infer_precision = GT_NN_FP32, .attention = attention,
+                         .fused = fused};
     if (gt_nn_model_set_options(m, &opt, &err) != GT_OK)
         die("options", &err);
 
