@@ -5,6 +5,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int cli_fail(int code, const char *fmt, ...)
@@ -67,4 +69,21 @@ int cli_usage_error(const char *command)
 int cli_stderr_is_tty(void)
 {
     return isatty(STDERR_FILENO);
+}
+
+int cli_make_dirs(const char *dir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s", dir);
+    for (char *p = path + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char saved = *p;
+        *p = '\0';
+        if (mkdir(path, 0755) != 0 && errno != EEXIST)
+            return cli_fail(CLI_EXIT_FAILURE, "%s: cannot create the directory: %s", path, strerror(errno));
+        *p = saved;
+        if (!saved)
+            return 0;
+    }
 }

@@ -11,13 +11,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/sysfs.h"
+
 static const char *env_or(const char *name, const char *fallback)
 {
     const char *v = getenv(name);
     return v && *v ? v : fallback;
 }
 
-const char *energy_sysfs_root(void) { return env_or("GREENTUNE_SYSFS_ROOT", "/sys"); }
+const char *energy_sysfs_root(void) { return gt_sysfs_root(); }
 const char *energy_proc_root(void) { return env_or("GREENTUNE_PROC_ROOT", "/proc"); }
 
 double energy_now(void)
