@@ -450,6 +450,7 @@ gt_status gt_measurement_finish(gt_measurement *m, gt_energy_result *r, gt_error
             if (m->tasks[i].running) {
                 close_task(m, &m->tasks[i], &end);
                 m->tasks[i].result.open_at_finish = 1;
+                m->tasks[i].result.forecast.has_error = 0; /* cut short: no outcome to compare with */
                 energy_note_add(&m->notes, &m->note_count, "task '%s': still running at the end; closed there",
                                 m->tasks[i].result.name);
             }
