@@ -11,6 +11,12 @@ foreach(test energy_test_nvml energy_test_measure_cli)
 endforeach()
 add_dependencies(energy_test_nvml fake_nvml)
 
+# A fake AMD SMI / ROCm SMI library for the AMD GPU tests.
+add_library(fake_amdsmi SHARED ${CMAKE_CURRENT_SOURCE_DIR}/energy/fake_amdsmi.c)
+set_target_properties(fake_amdsmi PROPERTIES C_VISIBILITY_PRESET default)
+set_property(TEST energy_test_rocm APPEND PROPERTY ENVIRONMENT "FAKE_AMDSMI_LIB=$<TARGET_FILE:fake_amdsmi>")
+add_dependencies(energy_test_rocm fake_amdsmi)
+
 # A short run of the overhead benchmark, so it keeps working (it asserts no speed).
 add_test(NAME energy_bench_measure_overhead COMMAND measure_overhead 0.5)
 set_tests_properties(energy_bench_measure_overhead PROPERTIES LABELS "energy;bench" TIMEOUT 120
