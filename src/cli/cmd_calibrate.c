@@ -35,7 +35,11 @@ static void usage(FILE *out)
 
 static void print_point(void *ctx, double load, double watts)
 {
-    (void)ctx;
+    const gt_calibrate_options *o = ctx;
+    static int first = 1;
+    if (first) /* only once a counter was found: a machine without one gets a single line */
+        fprintf(stderr, "greentune: calibrating the estimate: %d load levels of %g s each\n", o->levels, o->seconds);
+    first = 0;
     fprintf(stderr, "greentune: load %5.1f %%: CPUs %.4g W\n", load * 100, watts);
 }
 
@@ -98,7 +102,7 @@ int cmd_calibrate(int argc, char **argv)
     gt_error err = {0};
     if (gt_meter_spec_check(o.meter, &err) != GT_OK)
         return cli_fail(CLI_EXIT_USAGE, "--%s", err.message);
-    fprintf(stderr, "greentune: calibrating the estimate: %d load levels of %g s each\n", o.levels, o.seconds);
+    o.ctx = &o;
     gt_calibration cal;
     if (gt_calibrate(&o, &cal, &err) != GT_OK)
         return cli_fail_error(&err);
