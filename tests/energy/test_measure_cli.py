@@ -288,9 +288,30 @@ def test_idle_power():
     p = run("--idle", "0.3", "--scope", "machine", "--json", path("idle.json"), "--", "true")
     check(p.returncode == 0, f"idle: {p.stderr}")
     j = load("idle.json")
-    check(j.get("idle_w", -1) >= 0 and abs(j.get("idle_s", 0) - 0.3) < 0.2, "idle_w and idle_s")
-    check("energy_above_idle_j" in j and j["scope"] == "machine", "machine scope: energy above idle")
+    check(j.get("idle_w", -1) > 0 and abs(j.get("idle_s", 0) - 0.3) < 0.2, "idle_w and idle_s")
+    check(j.get("idle_subtracted") is False and j.get("idle_estimated") is True, "not subtracted, labelled")
+    want = j["energy_j"] - j["idle_w"] * j["duration_s"]
+    check(abs(j.get("energy_above_idle_j", 1e9) - want) <= 1e-5 * abs(want) + 1e-9, "energy_above_idle_j")
     check("idle" in p.stderr, "the summary reports idle power")
+
+
+def test_subtract_idle():
+    out = path("above.csv")
+    p = run("--idle", "0.3", "--subtract-idle", "--json", path("above.json"), "--csv", out, "--",
+            "sh", "-c", "echo 'start t' > $GREENTUNE_CONTROL; sleep 0.2; echo 'stop t' > $GREENTUNE_CONTROL")
+    check(p.returncode == 0, f"subtract: {p.stderr}")
+    j = load("above.json")
+    with open(out, newline="") as f:
+        row = list(csv.DictReader(f))[0]
+    check(j["idle_subtracted"] is True and row["idle_subtracted"] == "true", "subtracted")
+    check(abs(float(row["energy_consumed"]) - j["energy_above_idle_j"] / 3.6e6) <= 1e-4 * abs(float(row["energy_consumed"]))
+          + 1e-15, "the CSV's energy is above idle")
+    check(abs(float(row["idle_w"]) - j["idle_w"]) <= 1e-5 * j["idle_w"], "idle_w column")
+    t = j["tasks"]["t"]
+    check(abs(t["energy_above_idle_j"] - (t["energy_j"] - j["idle_w"] * t["duration_s"])) < 1e-5, "per task too")
+    check("(the figure below)" in p.stderr, "the summary says which figure it shows")
+    p = run("--subtract-idle", "--", "true")
+    check(p.returncode == 2 and "add --idle N" in p.stderr, f"nothing to subtract: {p.stderr!r}")
 
 
 def test_nvml_through_the_cli():
