@@ -22,3 +22,8 @@ add_dependencies(energy_test_rocm fake_amdsmi)
 add_test(NAME energy_bench_measure_overhead COMMAND measure_overhead 0.5)
 set_tests_properties(energy_bench_measure_overhead PROPERTIES LABELS "energy;bench" TIMEOUT 120
   ENVIRONMENT "${GREENTUNE_TEST_ENV}")
+
+# A short run of the monitor's overhead benchmark, so it keeps working (no speed asserted).
+add_test(NAME energy_bench_monitor_overhead COMMAND monitor_overhead 1)
+set_tests_properties(energy_bench_monitor_overhead PROPERTIES LABELS "energy;bench" TIMEOUT 120
+  ENVIRONMENT "${GREENTUNE_TEST_ENV}")
