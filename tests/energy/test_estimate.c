@@ -154,7 +154,7 @@ static void test_idle_power_and_override(void)
 /* Reads 10 ms apart see the busy counter move in 10 ms ticks: the load is
  * taken over the last half second, so a steady half-loaded machine costs
  * what the curve says at 0.5, not the mean of the curve at 0 and 1 (the
- * cubic would make that 2.8 times too much above idle). */
+ * cubic would make that four times too much above idle). */
 static void test_load_over_a_trailing_window(void)
 {
     fresh_proc("ticks", "AMD EPYC 7763 64-Core Processor");
