@@ -250,8 +250,11 @@ gt_status rocm_open(double now_s, backend **out, gt_error *err)
     }
     if (!r->lib) {
         free(r);
-        return gt_error_set(err, GT_ERR_UNSUPPORTED, "rocm: cannot load AMD SMI or ROCm SMI (no ROCm?): %s; %s",
-                            why_amdsmi, why_rsmi);
+        /* "No such file" is the usual case, a machine without ROCm: say just that. */
+        int absent = strstr(why_amdsmi, "No such file") && strstr(why_rsmi, "No such file");
+        return gt_error_set(err, GT_ERR_UNSUPPORTED,
+                            "rocm: cannot load AMD SMI or ROCm SMI (libamd_smi.so, librocm_smi64.so; no ROCm?)%s%s%s%s",
+                            absent ? "" : ": ", absent ? "" : why_amdsmi, absent ? "" : "; ", absent ? "" : why_rsmi);
     }
     gt_status s = open_gpus(r, now_s, err);
     if (s != GT_OK) {
