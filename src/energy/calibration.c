@@ -98,13 +98,6 @@ typedef struct {
     double duty;
 } load_plan;
 
-static void sleep_s(double s)
-{
-    struct timespec t = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    while (nanosleep(&t, &t) != 0)
-        ;
-}
-
 /* Busy for duty of every period, asleep for the rest. */
 static void *load_worker(void *arg)
 {
@@ -115,7 +108,7 @@ static void *load_worker(void *arg)
         while (energy_now() < until)
             spin++;
         if (p->duty < 1)
-            sleep_s((1 - p->duty) * DUTY_PERIOD_S);
+            energy_sleep((1 - p->duty) * DUTY_PERIOD_S);
     }
     return NULL;
 }
@@ -131,7 +124,7 @@ static gt_status measure_level(gt_meter *m, double seconds, int cpus, double *wa
     if (s == GT_OK)
         s = procfs_machine(proc, &a, err);
     if (s == GT_OK)
-        sleep_s(seconds);
+        energy_sleep(seconds);
     if (s == GT_OK)
         s = meter_read_timed(m, &t1, j1, err);
     if (s == GT_OK)
@@ -163,7 +156,7 @@ static gt_status sweep(const gt_calibrate_options *o, gt_meter *m, gt_calibratio
         int started = 0;
         while (plan.duty > 0 && started < c->cpus && pthread_create(&threads[started], NULL, load_worker, &plan) == 0)
             started++;
-        sleep_s(SETTLE_S);
+        energy_sleep(SETTLE_S);
         double dram = 0;
         s = measure_level(m, seconds, c->cpus, &c->watts[i], &c->load[i], &dram, err);
         atomic_store(&plan.stop, 1);

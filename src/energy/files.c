@@ -29,6 +29,13 @@ double energy_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+void energy_sleep(double seconds)
+{
+    struct timespec left = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
+    while (nanosleep(&left, &left) != 0 && errno == EINTR)
+        ;
+}
+
 gt_status energy_read_text(const char *path, char *buf, size_t size, gt_error *err)
 {
     buf[0] = '\0';

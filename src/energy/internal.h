@@ -167,6 +167,7 @@ gt_status sampler_stop(sampler *s, double *t, double j[GT_COMPONENTS], double p[
 const char *energy_sysfs_root(void); /* $GREENTUNE_SYSFS_ROOT or /sys */
 const char *energy_proc_root(void);  /* $GREENTUNE_PROC_ROOT or /proc */
 double energy_now(void);             /* CLOCK_MONOTONIC, seconds */
+void energy_sleep(double seconds);   /* the whole time, through signals */
 
 /* Reads a small text file whole (at most size-1 bytes) with a NUL. An error
  * names the file and says why (not found, permission, I/O). */

@@ -15,12 +15,10 @@
  * forecast_at is kept in the result and compared with the outcome. */
 #include "energy/internal.h"
 
-#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define TASKS_MAX 1024
 
@@ -507,9 +505,7 @@ gt_status gt_measure_idle(const gt_measure_options *o, double seconds, gt_energy
     gt_status s = gt_measurement_start(&idle, &m, err);
     if (s != GT_OK)
         return s;
-    struct timespec left = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
-    while (nanosleep(&left, &left) != 0 && errno == EINTR)
-        ;
+    energy_sleep(seconds);
     return gt_measurement_finish(m, r, err);
 }
 

@@ -12,11 +12,9 @@
 #include "energy/internal.h"
 
 #include <dirent.h>
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "util/sysfs.h"
 
@@ -122,9 +120,7 @@ static void pause_for(const gt_thermal_options *o, double seconds)
         o->sleep(o->clock_ctx, seconds);
         return;
     }
-    struct timespec left = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
-    while (nanosleep(&left, &left) != 0 && errno == EINTR)
-        ;
+    energy_sleep(seconds);
 }
 
 gt_status gt_thermal_wait(const gt_thermal_options *o, gt_thermal_report *r, gt_error *err)

@@ -6,22 +6,11 @@ seconds, so the one CPU draws P(u) = 8 + 30 u: the fit must find idle 8 W,
 full load 38 W, exponent 1. DRAM: 2 W with 4 GB in use, 0.5 W/GB."""
 import json, os, subprocess, sys, tempfile, threading, time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, finish, write_atomic  # noqa: E402
+
 BIN = os.environ["GREENTUNE_BIN"]
 TICK = os.sysconf("SC_CLK_TCK")
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr)
-    return cond
-
-
-def write_atomic(path, text):
-    with open(path + ".new", "w") as f:
-        f.write(text)
-    os.replace(path + ".new", path)
 
 
 def cpu_ticks(pid):
@@ -110,5 +99,4 @@ with tempfile.TemporaryDirectory() as tmp:
     q = subprocess.run([BIN, "calibrate", "--levels", "2"], env=env, capture_output=True, text=True, timeout=60)
     check(q.returncode == 2 and "out of range" in q.stderr, f"--levels 2: {q.stderr!r}")
 
-print("all checks passed" if not failures else f"{len(failures)} check(s) failed")
-sys.exit(1 if failures else 0)
+finish()

@@ -3,18 +3,11 @@ table in docs/energy-model.md equal to it, a few rows against the vendors'
 published figures typed in here, and the compiled-in copy used end to end."""
 import csv, json, os, re, subprocess, sys, tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, finish  # noqa: E402
+
 SRC = os.environ["GREENTUNE_SOURCE_DIR"]
 BIN = os.environ["GREENTUNE_BIN"]
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr)
-    return cond
-
-
 with open(os.path.join(SRC, "src/energy/cpu_tdp.csv")) as f:
     text = f.read()
 check("ark.intel.com" in text and "amd.com" in text, "the CSV names its sources")
@@ -71,5 +64,4 @@ with tempfile.TemporaryDirectory() as tmp:
     idle = 0.1 * 205 / 64 * 4  # no load: the idle tenth of 4 threads' full-load power
     check(abs(j["components"].get("cpu_j", 0) - idle * j["duration_s"]) < 1e-4, f"idle power: {j['components']}")
 
-print("all checks passed" if not failures else f"{len(failures)} check(s) failed")
-sys.exit(1 if failures else 0)
+finish()

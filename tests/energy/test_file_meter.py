@@ -8,17 +8,10 @@
 3. Bad files: one clear line, exit 1 (or 2 for a bad spec)."""
 import json, os, subprocess, sys, tempfile, time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, finish, write_atomic  # noqa: E402
+
 BIN = os.environ["GREENTUNE_BIN"]
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr)
-    return cond
-
-
 def write_atomic(path, text):
     tmp = path + ".new"
     with open(tmp, "w") as f:
@@ -115,5 +108,4 @@ while True:
     p = run(["--meter", "rapl+file:/x", "--", "true"], env)
     check(p.returncode == 2 and "two sources" in p.stderr, f"rapl and a file both for the CPU: {p.stderr!r}")
 
-print("all checks passed" if not failures else f"{len(failures)} check(s) failed")
-sys.exit(1 if failures else 0)
+finish()

@@ -210,7 +210,8 @@ printf 'start eval\r\n' >> "$c"
     tasks = j["tasks"]
     check(set(tasks) == {"train", "eval"}, f"tasks: {sorted(tasks)}")
     if "train" in tasks:
-        check(tasks["train"]["runs"] == 2 and tasks["train"]["duration_s"] >= 0.1, "train ran twice, >= 0.1 s")
+        # a loaded machine may read both lines of a run at once: the 0.1 s is not promised
+        check(tasks["train"]["runs"] == 2 and 0 <= tasks["train"]["duration_s"] <= j["duration_s"], "train ran twice")
         check(tasks["train"]["estimated"] is True, "tasks are labelled estimated")
     if "eval" in tasks:
         check(tasks["eval"].get("open_at_finish") is True, "eval closed at the end")
@@ -291,7 +292,9 @@ def test_idle_power():
     check(j.get("idle_w", -1) > 0 and abs(j.get("idle_s", 0) - 0.3) < 0.2, "idle_w and idle_s")
     check(j.get("idle_subtracted") is False and j.get("idle_estimated") is True, "not subtracted, labelled")
     want = j["energy_j"] - j["idle_w"] * j["duration_s"]
-    check(abs(j.get("energy_above_idle_j", 1e9) - want) <= 1e-5 * abs(want) + 1e-9, "energy_above_idle_j")
+    # each JSON number has 6 significant digits: the difference is as exact as its terms
+    tolerance = 1e-5 * (j["energy_j"] + j["idle_w"] * j["duration_s"])
+    check(abs(j.get("energy_above_idle_j", 1e9) - want) <= tolerance, f"energy_above_idle_j {j.get('energy_above_idle_j')}")
     check("idle" in p.stderr, "the summary reports idle power")
 
 
@@ -308,7 +311,8 @@ def test_subtract_idle():
           + 1e-15, "the CSV's energy is above idle")
     check(abs(float(row["idle_w"]) - j["idle_w"]) <= 1e-5 * j["idle_w"], "idle_w column")
     t = j["tasks"]["t"]
-    check(abs(t["energy_above_idle_j"] - (t["energy_j"] - j["idle_w"] * t["duration_s"])) < 1e-5, "per task too")
+    check(abs(t["energy_above_idle_j"] - (t["energy_j"] - j["idle_w"] * t["duration_s"])) <=
+          1e-5 * (t["energy_j"] + j["idle_w"] * t["duration_s"]), "per task too")
     check("(the figure below)" in p.stderr, "the summary says which figure it shows")
     p = run("--subtract-idle", "--", "true")
     check(p.returncode == 2 and "add --idle N" in p.stderr, f"nothing to subtract: {p.stderr!r}")

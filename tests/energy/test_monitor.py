@@ -4,23 +4,10 @@ an exact expected value; the exposition is checked against the Prometheus
 text format with a small independent parser."""
 import os, re, signal, subprocess, sys, tempfile, time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, finish, write_atomic  # noqa: E402
+
 BIN = os.environ["GREENTUNE_BIN"]
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr)
-    return cond
-
-
-def write_atomic(path, text):
-    with open(path + ".new", "w") as f:
-        f.write(text)
-    os.replace(path + ".new", path)
-
-
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
 LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\["\\n])*)"(?:,|$)')
 
@@ -134,5 +121,4 @@ with tempfile.TemporaryDirectory() as tmp:
         p = subprocess.run([BIN, "monitor", *args], env=env, capture_output=True, text=True, timeout=30)
         check(p.returncode == 2 and words in p.stderr, f"{args}: exit 2 with '{words}': {p.stderr!r}")
 
-print("all checks passed" if not failures else f"{len(failures)} check(s) failed")
-sys.exit(1 if failures else 0)
+finish()

@@ -3,16 +3,11 @@ its forecast, the sync hook, metrics; an exception still ends its stage; and
 without greentune the module does nothing."""
 import json, os, subprocess, sys, tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, finish  # noqa: E402
+
 BIN = os.environ["GREENTUNE_BIN"]
 MODULE_DIR = os.path.join(os.environ["GREENTUNE_SOURCE_DIR"], "python")
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr)
-    return cond
 
 
 SCRIPT = r'''
@@ -69,5 +64,4 @@ with tempfile.TemporaryDirectory() as tmp:
     q = subprocess.run([sys.executable, script, calls], env=env_plain, capture_output=True, text=True, timeout=60)
     check(q.returncode == 0 and open(calls).read() == "0", f"without greentune: {q.returncode} {q.stderr}")
 
-print("all checks passed" if not failures else f"{len(failures)} check(s) failed")
-sys.exit(1 if failures else 0)
+finish()

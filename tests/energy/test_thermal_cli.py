@@ -3,23 +3,10 @@ process in real time; the idle reference comes from an earlier `--idle` run
 (kept in GREENTUNE_STATE_DIR) or from --idle-temp."""
 import json, os, subprocess, sys, tempfile, time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, finish, write_atomic  # noqa: E402
+
 BIN = os.environ["GREENTUNE_BIN"]
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr)
-    return cond
-
-
-def write_atomic(path, text):
-    with open(path + ".new", "w") as f:
-        f.write(text)
-    os.replace(path + ".new", path)
-
-
 with tempfile.TemporaryDirectory() as tmp:
     hwmon = os.path.join(tmp, "sys/class/hwmon/hwmon3")
     os.makedirs(hwmon)
@@ -78,5 +65,4 @@ for c in range(53, 30, -2):
     p = measure("--thermal-gate", "3", "--idle-temp", "hot", "--", "true")
     check(p.returncode == 2 and "not a number" in p.stderr, f"bad --idle-temp: {p.stderr!r}")
 
-print("all checks passed" if not failures else f"{len(failures)} check(s) failed")
-sys.exit(1 if failures else 0)
+finish()
