@@ -46,7 +46,7 @@ for c in range(53, 30, -2):
     t = j.get("thermal", {})
     check(t.get("idle", {}).get("cpu_c") == 41 and t.get("start", {}).get("cpu_c") == 55, f"idle and start: {t}")
     check(t.get("end", {}).get("cpu_c", 99) <= 44 and t.get("timed_out") is False, f"ended within the band: {t}")
-    check(1.0 <= t.get("waited_s", 0) <= 6 and time.time() - t0 >= 1.0, f"waited for the cooling: {t}")
+    check(0.5 <= t.get("waited_s", 0) <= 8 and time.time() - t0 >= 1.0, f"waited for the cooling: {t}")
     check("thermal    waited" in p.stderr, "the summary reports the wait")
 
     # never cools: gives up after the timeout, runs the command anyway
