@@ -56,7 +56,7 @@ with tempfile.TemporaryDirectory() as tmp:
     meter, fifo = os.path.join(tmp, "host-energy"), os.path.join(tmp, "control")
     write_atomic(meter, "cpu 100 J\n")
     mon = subprocess.Popen([BIN, "monitor", "--prometheus", "127.0.0.1:0", "--interval-ms", "50", "--meter",
-                            f"file:{meter}", "--control", fifo, "--carbon-intensity", "360"],
+                            f"file:{meter}", "--control", fifo, "--carbon-intensity", "360", "--pid", str(os.getpid())],
                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = mon.stderr.readline()
     m = re.search(r"http://127\.0\.0\.1:(\d+)/metrics", line)
@@ -78,6 +78,8 @@ with tempfile.TemporaryDirectory() as tmp:
         check(value(s, "greentune_power_watts", component="cpu") is not None, "a power gauge")
         check(abs(value(s, "greentune_emissions_grams_total") - 30 / 3.6e6 * 360) < 1e-12, "emissions")
         check(value(s, "greentune_info", meter="file") == 1, "the meter is named")
+        share = value(s, "greentune_process_energy_joules_total", component="cpu")
+        check(share is not None and 0 <= share <= 30, f"this test's share of the 30 J (--pid): {share}")
 
         with open(fifo, "w") as c:
             c.write("start train\n")
