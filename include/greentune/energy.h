@@ -1,8 +1,9 @@
 /* greentune/energy.h — the energy of a program, a command, or its stages.
  *
  * A meter reads cumulative joules per component (CPU, DRAM, GPU) from the best
- * source the machine has: RAPL (powercap), the perf "power" PMU, NVML, or, where
- * no counter exists, a documented estimate (docs/energy-model.md). A measurement
+ * source the machine has: RAPL (powercap), the perf "power" PMU, NVML, AMD SMI /
+ * ROCm SMI, a host-provided file, or, where no counter exists, a documented
+ * estimate (docs/energy-model.md). A measurement
  * runs one meter over a window, samples it in a background thread (power trace,
  * counter wraparound), and splits the window into named tasks:
  *
