@@ -171,7 +171,7 @@ int cmd_monitor(int argc, char **argv)
     char bound[64] = "";
     int listen_fd = a.prometheus ? http_listen(a.prometheus, bound, sizeof bound) : -1;
     if (a.prometheus && listen_fd < 0)
-        return CLI_EXIT_USAGE;
+        return -listen_fd;
     gt_measurement *m = NULL;
     gt_control *control = NULL;
     gt_error err = {0};

@@ -23,8 +23,7 @@ int http_listen(const char *spec, char *bound, size_t size)
     if (colon) {
         size_t n = (size_t)(colon - spec);
         if (n == 0 || n >= sizeof addr) {
-            cli_fail(CLI_EXIT_USAGE, "--prometheus '%s': expected [ADDR:]PORT such as 127.0.0.1:9877", spec);
-            return -1;
+            return -cli_fail(CLI_EXIT_USAGE, "--prometheus '%s': expected [ADDR:]PORT such as 127.0.0.1:9877", spec);
         }
         memcpy(addr, spec, n);
         addr[n] = '\0';
@@ -33,14 +32,14 @@ int http_listen(const char *spec, char *bound, size_t size)
     }
     long port;
     if (!cli_parse_long("--prometheus port", port_text, 0, 65535, &port))
-        return -1;
+        return -CLI_EXIT_USAGE;
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);
     sa.sin_family = AF_INET;
     sa.sin_port = htons((unsigned short)port);
     if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
-        cli_fail(CLI_EXIT_USAGE, "--prometheus '%s': '%s' is not an IPv4 address (such as 127.0.0.1)", spec, addr);
-        return -1;
+        return -cli_fail(CLI_EXIT_USAGE, "--prometheus '%s': '%s' is not an IPv4 address (such as 127.0.0.1)", spec,
+                         addr);
     }
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
@@ -50,9 +49,8 @@ int http_listen(const char *spec, char *bound, size_t size)
         int e = errno;
         if (fd >= 0)
             close(fd);
-        cli_fail(CLI_EXIT_FAILURE, "--prometheus %s: cannot listen: %s%s", spec, strerror(e),
-                 e == EADDRINUSE ? " (pick another port)" : "");
-        return -1;
+        return -cli_fail(CLI_EXIT_FAILURE, "--prometheus %s: cannot listen: %s%s", spec, strerror(e),
+                         e == EADDRINUSE ? " (pick another port)" : "");
     }
     socklen_t len = sizeof sa;
     getsockname(fd, (struct sockaddr *)&sa, &len);

@@ -7,8 +7,9 @@
 #include <stddef.h>
 
 /* Listens on "[ADDR:]PORT" (ADDR an IPv4 address or localhost; default
- * 127.0.0.1; PORT 0 picks a free one). Returns the socket, or -1 after
- * reporting; bound gets "ADDR:PORT" as bound. */
+ * 127.0.0.1; PORT 0 picks a free one). Returns the socket, or after
+ * reporting minus the exit code (-2: a bad spec, -1: the port is taken...);
+ * bound gets "ADDR:PORT" as bound. */
 int http_listen(const char *spec, char *bound, size_t size);
 
 /* What to answer for a path: status, content type and a malloc'd body the

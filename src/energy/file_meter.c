@@ -24,9 +24,9 @@
 
 typedef struct {
     int present, is_power;
-    double last;       /* joules (counter) or watts */
-    double total_j;
-    double last_t;
+    double last;          /* the value as read: joules (counter) or watts */
+    double total_j;       /* counters */
+    power_integral power; /* watts */
 } file_entry;
 
 typedef struct {
@@ -135,9 +135,8 @@ static gt_status file_read(backend *b, double now_s, double joules[GT_COMPONENTS
             continue;
         double v = now[c].last;
         if (e->is_power) {
-            if (now_s > e->last_t)
-                e->total_j += 0.5 * (v + e->last) * (now_s - e->last_t);
-            e->last_t = now_s;
+            power_integral_add(&e->power, now_s, v);
+            e->total_j = e->power.joules;
         } else {
             e->total_j += v >= e->last ? v - e->last : v; /* down: the writer restarted from zero */
         }
@@ -174,7 +173,7 @@ gt_status file_meter_open(const char *path, double now_s, backend **out, gt_erro
         file_entry *e = &f->entries[c];
         if (!e->present)
             continue;
-        e->last_t = now_s;
+        power_integral_start(&e->power, now_s, e->last);
         f->base.components |= COMPONENT_BIT(c);
         size_t used = strlen(what);
         snprintf(what + used, sizeof what - used, "%s%s as %s", used ? ", " : "", component_names[c],

@@ -106,6 +106,21 @@ gt_status energy_read_u64(const char *path, uint64_t *value, gt_error *err)
     return s != GT_OK ? s : energy_parse_u64(path, buf, value, err);
 }
 
+void power_integral_start(power_integral *p, double now_s, double w)
+{
+    p->last_w = w;
+    p->last_t = now_s;
+    p->joules = 0;
+}
+
+void power_integral_add(power_integral *p, double now_s, double w)
+{
+    if (now_s > p->last_t)
+        p->joules += 0.5 * (w + p->last_w) * (now_s - p->last_t);
+    p->last_w = w;
+    p->last_t = now_s;
+}
+
 void energy_note_add(char ***notes, int *count, const char *fmt, ...)
 {
     if (*count >= ENERGY_NOTES_MAX)

@@ -176,6 +176,14 @@ gt_status energy_read_text(const char *path, char *buf, size_t size, gt_error *e
 gt_status energy_parse_u64(const char *path, const char *text, uint64_t *value, gt_error *err);
 gt_status energy_read_u64(const char *path, uint64_t *value, gt_error *err);
 
+/* Power samples integrated with the trapezoid rule (GPUs without an energy
+ * counter, host meters that give watts): start, then add a sample per read. */
+typedef struct {
+    double last_w, last_t, joules;
+} power_integral;
+void power_integral_start(power_integral *p, double now_s, double w);
+void power_integral_add(power_integral *p, double now_s, double w);
+
 /* A bounded list of one-line notes (warnings) owned by a meter or result. */
 #define ENERGY_NOTES_MAX 32
 void energy_note_add(char ***notes, int *count, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

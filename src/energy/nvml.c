@@ -39,8 +39,7 @@ typedef struct {
     nvml_device handle;
     int has_counter;           /* total-energy counter, else power integration */
     unsigned long long first_mj;
-    double last_power_w, last_t;
-    double integrated_j;
+    power_integral power;      /* without a counter */
     double last_j;             /* this GPU's joules at the previous read */
     double unshared_j;         /* added since the last attribute call */
     unsigned long long seen_us; /* newest process sample already counted */
@@ -106,11 +105,8 @@ static gt_status nvml_read(backend *b, double now_s, double joules[GT_COMPONENTS
             gt_status s = power_w(n, i, &w, err);
             if (s != GT_OK)
                 return s;
-            if (now_s > g->last_t)
-                g->integrated_j += 0.5 * (w + g->last_power_w) * (now_s - g->last_t);
-            g->last_power_w = w;
-            g->last_t = now_s;
-            j = g->integrated_j;
+            power_integral_add(&g->power, now_s, w);
+            j = g->power.joules;
         }
         g->unshared_j += j - g->last_j;
         g->last_j = j;
@@ -234,10 +230,11 @@ static gt_status open_gpus(nvml_meter *n, double now_s, gt_error *err)
         g->has_counter = n->total_energy && n->total_energy(g->handle, &g->first_mj) == NVML_SUCCESS;
         counters += g->has_counter;
         if (!g->has_counter) {
-            gt_status s = power_w(n, (int)i, &g->last_power_w, err);
+            double w = 0;
+            gt_status s = power_w(n, (int)i, &w, err);
             if (s != GT_OK)
                 return s;
-            g->last_t = now_s;
+            power_integral_start(&g->power, now_s, w);
         }
     }
     char model[96] = "";

@@ -31,7 +31,7 @@ typedef struct {
     int has_counter;
     uint64_t last_count;
     double total_j;
-    double last_power_w, last_t;
+    power_integral power; /* without the accumulator */
 } amd_gpu;
 
 typedef struct {
@@ -102,10 +102,8 @@ static gt_status rocm_read(backend *b, double now_s, double joules[GT_COMPONENTS
             gt_status s = power_w(r, i, &w, err);
             if (s != GT_OK)
                 return s;
-            if (now_s > g->last_t)
-                g->total_j += 0.5 * (w + g->last_power_w) * (now_s - g->last_t);
-            g->last_power_w = w;
-            g->last_t = now_s;
+            power_integral_add(&g->power, now_s, w);
+            g->total_j = g->power.joules;
         }
         joules[GT_GPU] += g->total_j;
     }
@@ -191,10 +189,11 @@ static gt_status open_gpus(rocm_meter *r, double now_s, gt_error *err)
         counters += g->has_counter;
         if (!g->has_counter && r->amdsmi)
             return gt_error_set(err, GT_ERR_UNSUPPORTED, "rocm: GPU %d has no energy counter under amd-smi", i);
+        double w = 0;
         if (!g->has_counter) {
-            if ((s = power_w(r, i, &g->last_power_w, err)) != GT_OK)
+            if ((s = power_w(r, i, &w, err)) != GT_OK)
                 return s;
-            g->last_t = now_s;
+            power_integral_start(&g->power, now_s, w);
         }
     }
     char model[64] = "AMD GPU";
