@@ -8,6 +8,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int cli_fail(int code, const char *fmt, ...)
@@ -96,4 +98,19 @@ int cli_check_output(const char *option, const char *path)
         ok = 1;
     free(copy);
     return ok;
+int cli_make_dirs(const char *dir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s", dir);
+    for (char *p = path + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char saved = *p;
+        *p = '\0';
+        if (mkdir(path, 0755) != 0 && errno != EEXIST)
+            return cli_fail(CLI_EXIT_FAILURE, "%s: cannot create the directory: %s", path, strerror(errno));
+        *p = saved;
+        if (!saved)
+            return 0;
+    }
 }
