@@ -98,6 +98,8 @@ int cli_check_output(const char *option, const char *path)
         ok = 1;
     free(copy);
     return ok;
+}
+
 int cli_make_dirs(const char *dir)
 {
     char path[4096];
