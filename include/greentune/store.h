@@ -43,10 +43,10 @@ GT_API const char *gt_run_status_name(gt_run_status status);
 /* The stages of a run in pipeline order. OTHER is the part of the total outside
  * the six named stages (and any stage of another name). */
 typedef enum {
-    GT_STAGE_DATA, GT_STAGE_TOKENIZE, GT_STAGE_LOAD, GT_STAGE_TRAIN, GT_STAGE_SAVE,
-    GT_STAGE_EVAL, GT_STAGE_OTHER, GT_STAGE_COUNT
-} gt_stage;
-GT_API const char *gt_stage_name(gt_stage stage);
+    GT_RUN_STAGE_DATA, GT_RUN_STAGE_TOKENIZE, GT_RUN_STAGE_LOAD, GT_RUN_STAGE_TRAIN, GT_RUN_STAGE_SAVE,
+    GT_RUN_STAGE_EVAL, GT_RUN_STAGE_OTHER, GT_RUN_STAGE_COUNT
+} gt_run_stage;
+GT_API const char *gt_run_stage_name(gt_run_stage stage);
 
 typedef struct {
     int readonly;          /* never create or change the file (report) */
@@ -166,7 +166,7 @@ typedef struct {
     gt_machine machine;
     char meter[32];
     int estimated;
-    gt_stage_value stages[GT_STAGE_COUNT];
+    gt_stage_value stages[GT_RUN_STAGE_COUNT];
     gt_stage_value total;
     double cpu_j, dram_j, gpu_j;   /* components of the total; NAN when unknown */
     int has_metrics;
