@@ -125,6 +125,15 @@ GT_API gt_status gt_store_finish_run(gt_store *store, int64_t run_id, const stru
 GT_API gt_status gt_store_fail_run(gt_store *store, int64_t run_id, const char *message, const char *stderr_tail,
                                    gt_error *err);
 
+/* Puts a run this process claimed back to planned, as if never started: a
+ * sweep stopped by Ctrl-C leaves no run "running" behind. */
+GT_API gt_status gt_store_release_run(gt_store *store, int64_t run_id, gt_error *err);
+
+/* How many runs of the experiment (of one variant, or all when variant is
+ * NULL) are in each state, indexed by gt_run_status. */
+GT_API gt_status gt_store_run_counts(gt_store *store, int64_t experiment_id, const char *variant, size_t counts[4],
+                                     gt_error *err);
+
 /* Records a finished run directly (import, tests): plans it if needed and stores
  * it as done. A run already done for (experiment, variant, repeat) is refused. */
 GT_API gt_status gt_store_add_run_from_json(gt_store *store, int64_t experiment_id, const char *variant,

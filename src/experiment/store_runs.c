@@ -371,3 +371,44 @@ gt_status gt_store_add_run_from_json(gt_store *store, int64_t experiment_id, con
     store_run_input_free(&in);
     return st;
 }
+
+gt_status gt_store_release_run(gt_store *store, int64_t run_id, gt_error *err)
+{
+    gt_status st = store_begin(store, err);
+    if (st != GT_OK)
+        return st;
+    st = check_owned(store, run_id, err);
+    sqlite3_stmt *stmt;
+    if (st == GT_OK)
+        st = store_prepare(store,
+                           "UPDATE runs SET status = 'planned', owner_host = NULL, owner_pid = NULL, "
+                           "owner_start = NULL, owner_boot = NULL, started = NULL WHERE id = ?1",
+                           &stmt, err);
+    if (st == GT_OK) {
+        sqlite3_bind_int64(stmt, 1, run_id);
+        st = store_exec_stmt(store, stmt, "releasing a run", err);
+    }
+    return store_end(store, st, err);
+}
+
+gt_status gt_store_run_counts(gt_store *store, int64_t experiment_id, const char *variant, size_t counts[4],
+                              gt_error *err)
+{
+    memset(counts, 0, 4 * sizeof *counts);
+    sqlite3_stmt *stmt;
+    gt_status st = store_prepare(store,
+                                 "SELECT status, count(*) FROM runs WHERE experiment_id = ?1 "
+                                 "AND (?2 IS NULL OR variant = ?2) GROUP BY status",
+                                 &stmt, err);
+    if (st != GT_OK)
+        return st;
+    sqlite3_bind_int64(stmt, 1, experiment_id);
+    sqlite3_bind_text(stmt, 2, variant, -1, SQLITE_TRANSIENT);
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+        counts[parse_status((const char *)sqlite3_column_text(stmt, 0))] += (size_t)sqlite3_column_int64(stmt, 1);
+    if (rc != SQLITE_DONE)
+        st = store_sql_error(store, err, "counting runs");
+    sqlite3_finalize(stmt);
+    return st;
+}
