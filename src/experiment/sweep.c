@@ -85,7 +85,34 @@ typedef struct {
     const gt_sweep_options *o;
     uint64_t finished, total;    /* runs */
     char run[GT_NAME_MAX + 32];  /* "V8 #2" */
+    double started;              /* this sweep's first run */
+    size_t executed;             /* runs this sweep carried out */
 } sweep_progress;
+
+static void show(const sweep_progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void show(const sweep_progress *p, const char *fmt, ...)
+{
+    char text[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    gt_progress_report(&p->o->progress, "sweep", p->finished, p->total, "%s", text);
+}
+
+/* "1:02:03" left, from the mean time of the runs this sweep has carried out
+ * (cooldowns included); "" before the first one. */
+static void eta_text(const sweep_progress *p, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    if (!p->executed || p->finished >= p->total)
+        return;
+    long s = (long)((exp_now() - p->started) / (double)p->executed * (double)(p->total - p->finished) + 0.5);
+    if (s >= 3600)
+        snprintf(buf, size, ", ETA %ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+    else
+        snprintf(buf, size, ", ETA %ld:%02ld", s / 60, s % 60);
+}
 
 /* The run's own progress (a stage and its share) as the sweep's status. */
 static void run_progress(void *ctx, const char *label, uint64_t done, uint64_t total, const char *status)
@@ -93,10 +120,9 @@ static void run_progress(void *ctx, const char *label, uint64_t done, uint64_t t
     (void)status;
     sweep_progress *p = ctx;
     if (total)
-        gt_progress_report(&p->o->progress, "sweep", p->finished, p->total, "%s: %s %.0f%%", p->run, label,
-                           100.0 * (double)done / (double)total);
+        show(p, "%s: %s %.0f%%", p->run, label, 100.0 * (double)done / (double)total);
     else
-        gt_progress_report(&p->o->progress, "sweep", p->finished, p->total, "%s: %s", p->run, label);
+        show(p, "%s: %s", p->run, label);
 }
 
 static double json_number(const cJSON *obj, const char *key)
@@ -122,14 +148,15 @@ static void describe_record(const cJSON *record, char *buf, size_t size)
 
 /* --- before the runs ------------------------------------------------------------- */
 
-static gt_status measure_idle(gt_store *store, const gt_experiment *exp, int64_t id, const gt_sweep_options *o,
+static gt_status measure_idle(gt_store *store, const gt_experiment *exp, int64_t id, const sweep_progress *p,
                               gt_error *err)
 {
+    const gt_sweep_options *o = p->o;
     gt_measure_options mo;
     gt_measure_options_init(&mo);
     mo.meter = exp->meter;
     mo.interval_ms = exp->interval_ms;
-    gt_progress_report(&o->progress, "sweep", 0, 0, "measuring idle power for %g s", exp->idle_s);
+    show(p, "measuring idle power for %g s", exp->idle_s);
     gt_energy_result r;
     gt_status st = gt_measure_idle(&mo, exp->idle_s, &r, err);
     if (st != GT_OK)
@@ -144,11 +171,12 @@ static gt_status measure_idle(gt_store *store, const gt_experiment *exp, int64_t
 }
 
 /* Cooldown, then (thermal_band_c) temperatures back near their idle values. */
-static void cool_down(const gt_experiment *exp, const gt_sweep_options *o, const gt_temperatures *idle,
+static void cool_down(const gt_experiment *exp, const sweep_progress *p, const gt_temperatures *idle,
                       int *thermal_ok)
 {
+    const gt_sweep_options *o = p->o;
     if (exp->cooldown_s > 0) {
-        gt_progress_report(&o->progress, "sweep", 0, 0, "cooling down for %g s", exp->cooldown_s);
+        show(p, "cooling down for %g s", exp->cooldown_s);
         exp_sleep(exp->cooldown_s, o->stop);
     }
     if (exp->thermal_band_c <= 0 || !*thermal_ok || (o->stop && *o->stop))
@@ -246,14 +274,14 @@ gt_status gt_sweep_execute(gt_store *store, const gt_experiment *exp, int64_t ex
         if (find_in(variants, n_variants, pending[i].variant))
             pending[todo++] = pending[i];
 
-    sweep_progress progress = {o, s->planned - todo, s->planned, ""};
+    sweep_progress progress = {o, s->planned - todo, s->planned, "", exp_now(), 0};
     gt_progress_sink run_sink = {run_progress, &progress};
     gt_temperatures idle_temperatures;
     int thermal_ok = exp->thermal_band_c > 0;
     if (thermal_ok)
         gt_temperatures_read(&idle_temperatures);
     if (todo && o->measure_idle && exp->idle_s > 0 && !(o->stop && *o->stop))
-        st = measure_idle(store, exp, experiment_id, o, err);
+        st = measure_idle(store, exp, experiment_id, &progress, err);
 
     int ran = 0;
     for (size_t i = 0; st == GT_OK && i < todo && !(o->stop && *o->stop); i++) {
@@ -262,22 +290,25 @@ gt_status gt_sweep_execute(gt_store *store, const gt_experiment *exp, int64_t ex
         if ((st = gt_store_claim_run(store, ref->id, o->retry_failed, &claimed, err)) != GT_OK || !claimed)
             continue; /* another sweep of the same database took it */
         if (ran++)
-            cool_down(exp, o, &idle_temperatures, &thermal_ok);
+            cool_down(exp, &progress, &idle_temperatures, &thermal_ok);
+        else
+            progress.started = exp_now();
         snprintf(progress.run, sizeof progress.run, "%s #%d", ref->variant, ref->repeat + 1);
-        gt_progress_report(&o->progress, "sweep", progress.finished, progress.total, "%s: starting", progress.run);
+        show(&progress, "%s: starting", progress.run);
         gt_run_outcome out;
         memset(&out, 0, sizeof out);
         st = executor->run(executor->ctx, exp, find_in(variants, n_variants, ref->variant), ref->repeat, &run_sink,
                            o->stop, &out, err);
         if (st == GT_OK) {
-            char label[GT_NAME_MAX + 64];
-            snprintf(label, sizeof label, "[%llu/%llu] %s", (unsigned long long)progress.finished + 1,
-                     (unsigned long long)progress.total, progress.run);
-            st = store_outcome(store, ref, &out, label, o, s, err);
             if (!out.interrupted)
-                progress.finished++;
-            gt_progress_report(&o->progress, "sweep", progress.finished, progress.total, "%s: %s", progress.run,
-                               out.interrupted ? "stopped" : out.record && !out.error ? "done" : "failed");
+                progress.finished++, progress.executed++;
+            char label[GT_NAME_MAX + 96], eta[32];
+            eta_text(&progress, eta, sizeof eta);
+            snprintf(label, sizeof label, "[%llu/%llu%s] %s", (unsigned long long)progress.finished,
+                     (unsigned long long)progress.total, eta, progress.run);
+            st = store_outcome(store, ref, &out, label, o, s, err);
+            show(&progress, "%s: %s", progress.run,
+                   out.interrupted ? "stopped" : out.record && !out.error ? "done" : "failed");
         } else {
             gt_error ignored = {0};
             gt_store_release_run(store, ref->id, &ignored);
