@@ -49,6 +49,7 @@ typedef struct {
     char **sets;           /* what the run applies to the pipeline file, in order: the experiment's set:,
                               the variant's set:, then knobs.NAME=VALUE for each of its knobs */
     size_t n_sets;
+    size_t n_own_sets;     /* of them, from the variant's own set: */
     char **command;        /* an external command's argv, NULL-terminated; NULL for pipeline runs */
     char *command_json;
 } gt_sweep_variant;

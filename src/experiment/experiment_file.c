@@ -270,8 +270,10 @@ static gt_status read_variant(gt_experiment *exp, const cJSON *node, size_t inde
     const cJSON *common = gt_config_get(cfg, "set");
     snprintf(key, sizeof key, "%s.set", path);
     st = read_sets(cfg, common, "set", &v->sets, &v->n_sets, err);
+    size_t before = v->n_sets;
     if (st == GT_OK)
         st = read_sets(cfg, set, key, &v->sets, &v->n_sets, err);
+    v->n_own_sets = v->n_sets - before;
     snprintf(key, sizeof key, "%s.knobs", path);
     if (st == GT_OK)
         st = check_knobs(cfg, knobs, key, v, err);

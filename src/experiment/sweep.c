@@ -43,25 +43,30 @@ void gt_sweep_options_init(gt_sweep_options *o)
     o->measure_idle = 1;
 }
 
-gt_status gt_sweep_prepare(gt_store *store, const gt_experiment *exp, int64_t *experiment_id, gt_error *err)
+gt_status exp_store_experiment(gt_store *store, const gt_experiment *exp, int64_t *experiment_id, gt_error *err)
 {
     gt_variant_spec *variants = calloc(exp->n_variants, sizeof *variants);
-    gt_run_plan *plan = calloc(exp->n_variants * (size_t)exp->repeats, sizeof *plan);
-    if (!variants || !plan) {
-        free(variants);
-        free(plan);
+    if (!variants)
         return gt_error_set(err, GT_ERR_NOMEM, "sweep: out of memory");
-    }
     for (size_t i = 0; i < exp->n_variants; i++)
         variants[i] = (gt_variant_spec){exp->variants[i].name, exp->variants[i].knobs_json,
                                         exp->variants[i].command_json};
     gt_experiment_spec spec = {exp->name, exp->spec_text, exp->baseline, variants, exp->n_variants};
     gt_status st = gt_store_experiment(store, &spec, experiment_id, err);
+    free(variants);
+    return st;
+}
+
+gt_status gt_sweep_prepare(gt_store *store, const gt_experiment *exp, int64_t *experiment_id, gt_error *err)
+{
+    gt_run_plan *plan = calloc(exp->n_variants * (size_t)exp->repeats, sizeof *plan);
+    if (!plan)
+        return gt_error_set(err, GT_ERR_NOMEM, "sweep: out of memory");
+    gt_status st = exp_store_experiment(store, exp, experiment_id, err);
     if (st == GT_OK) {
         gt_experiment_plan(exp, plan);
         st = gt_store_plan_runs(store, *experiment_id, plan, exp->n_variants * (size_t)exp->repeats, err);
     }
-    free(variants);
     free(plan);
     return st;
 }
