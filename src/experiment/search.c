@@ -240,28 +240,36 @@ static size_t best_measured(const search *s)
 
 /* --- the model and the proposals --------------------------------------------------- */
 
-/* Predicted ratio and drop of a bundle: measured sub-bundles (largest first),
- * then the single knobs left. */
+/* Predicted ratio and drop of a bundle, by the cascade model with what has
+ * been measured: the largest measured sub-bundle of three knobs or more (its
+ * own ratio and drop), the single knobs outside it, and the interaction of
+ * every measured pair not inside it (q_ij = r_ij / (r_i r_j); drops likewise
+ * d_ij - d_i - d_j). */
 static bundle predict(const search *s, uint64_t mask)
 {
     bundle b = {mask, 1, 0};
-    uint64_t left = mask;
-    for (;;) {
-        const bundle *use = NULL;
-        for (size_t i = 0; i < s->n_measured; i++)
-            if (!(s->measured[i].mask & ~left) && (!use || bits(s->measured[i].mask) > bits(use->mask)))
-                use = &s->measured[i];
-        if (!use)
-            break;
-        b.r *= use->r;
-        b.d += use->d;
-        left &= ~use->mask;
+    const bundle *anchor = NULL;
+    for (size_t i = 0; i < s->n_measured; i++) {
+        const bundle *m = &s->measured[i];
+        if (bits(m->mask) >= 3 && !(m->mask & ~mask) && (!anchor || bits(m->mask) > bits(anchor->mask)))
+            anchor = m;
     }
+    uint64_t inside = anchor ? anchor->mask : 0;
+    if (anchor)
+        b.r = anchor->r, b.d = anchor->d;
     for (size_t i = 0; i < s->k; i++)
-        if (left >> i & 1) {
+        if ((mask & ~inside) >> i & 1) {
             b.r *= s->s[i].r;
             b.d += s->s[i].d;
         }
+    for (size_t i = 0; i < s->n_measured; i++) {
+        const bundle *m = &s->measured[i];
+        if (bits(m->mask) != 2 || (m->mask & ~mask) || !(m->mask & ~inside))
+            continue;
+        int x = __builtin_ctzll(m->mask), y = 63 - __builtin_clzll(m->mask);
+        b.r *= m->r / (s->s[x].r * s->s[y].r);
+        b.d += m->d - s->s[x].d - s->s[y].d;
+    }
     return b;
 }
 
@@ -534,9 +542,56 @@ static void stop_because(search *s, const char *fmt, ...)
     va_end(ap);
 }
 
+static int over_budget(search *s)
+{
+    if (s->o->budget > 0 && s->r->runs_new + (size_t)s->exp->repeats > (size_t)s->o->budget) {
+        s->r->budget_exhausted = 1;
+        stop_because(s, "the budget of %ld runs is spent", s->o->budget);
+        return 1;
+    }
+    return 0;
+}
+
+/* The cascade model's verdict on a measured bundle (analysis.h): anything
+ * but additive means some of its knobs interact. */
+static int interacts(const search *s, uint64_t mask)
+{
+    for (size_t i = 0; i < s->a.n_bundles; i++) {
+        const gt_variant_summary *v = &s->a.variants[s->a.bundles[i].variant];
+        uint64_t m = 0;
+        for (size_t j = 0; j < v->n_knobs; j++) {
+            int idx = single_of(s, &v->knobs[j]);
+            m |= idx >= 0 ? 1ull << idx : 0;
+        }
+        gt_interaction how = s->a.bundles[i].cascade.interaction;
+        if (m == mask && v->n_knobs == (size_t)bits(mask))
+            return how == GT_INTERACTION_SYNERGISTIC || how == GT_INTERACTION_ANTAGONISTIC;
+    }
+    return 0;
+}
+
+/* A bundle of three knobs or more that did not do what its singles
+ * predicted: its pairs are measured, so the model learns which knobs
+ * interact (a second-order model, as a factorial design would fit). */
+static gt_status screen_pairs(search *s, uint64_t mask, gt_error *err)
+{
+    gt_status st = GT_OK;
+    for (size_t i = 0; st == GT_OK && i < s->k; i++)
+        for (size_t j = i + 1; st == GT_OK && j < s->k; j++) {
+            uint64_t pair = 1ull << i | 1ull << j;
+            if ((pair & mask) != pair || known(s, pair))
+                continue;
+            if (over_budget(s) || s->r->interrupted)
+                return GT_OK;
+            st = try_bundle(s, pair, err);
+        }
+    return st;
+}
+
 static gt_status search_loop(search *s, gt_error *err)
 {
     gt_status st;
+    uint64_t last = 0;
     while ((st = analyse(s, err)) == GT_OK) {
         size_t best = best_measured(s);
         fill_result(s, best);
@@ -544,6 +599,13 @@ static gt_status search_loop(search *s, gt_error *err)
             s->r->interrupted = 1;
             stop_because(s, "interrupted");
             break;
+        }
+        if (last && bits(last) >= 3 && interacts(s, last)) {
+            uint64_t screened = last;
+            last = 0;
+            if ((st = screen_pairs(s, screened, err)) != GT_OK || s->r->budget_exhausted)
+                break;
+            continue;
         }
         bundle p;
         int found = propose(s, &p, err);
@@ -558,13 +620,11 @@ static gt_status search_loop(search *s, gt_error *err)
             stop_because(s, "no untried bundle is predicted to use less energy than %s", s->a.variants[best].name);
             break;
         }
-        if (s->o->budget > 0 && s->r->runs_new + (size_t)s->exp->repeats > (size_t)s->o->budget) {
-            s->r->budget_exhausted = 1;
-            stop_because(s, "the budget of %ld runs is spent", s->o->budget);
+        if (over_budget(s))
             break;
-        }
         if ((st = try_bundle(s, p.mask, err)) != GT_OK)
             return st;
+        last = p.mask;
     }
     return st;
 }
