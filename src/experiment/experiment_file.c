@@ -357,7 +357,10 @@ static gt_status read_pipeline(gt_experiment *exp, gt_error *err)
         exp->interval_ms = spec.interval_ms;
         gt_pipeline_spec_free(&spec);
     } else if (st != GT_OK) {
-        gt_error_prefix(err, "%s: ", exp->path);
+        /* The pipeline file names its own lines; an override is the experiment's. */
+        char where[160];
+        node_where(exp->config, n_sets ? gt_config_get(exp->config, "set") : node, where, sizeof where);
+        gt_error_prefix(err, "%s: %s: ", where, n_sets ? "set" : "pipeline");
     }
     for (size_t i = 0; i < n_sets; i++)
         free(sets[i]);

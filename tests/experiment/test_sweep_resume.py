@@ -1,0 +1,130 @@
+"""A sweep survives anything: killed with SIGKILL at random moments, again and
+again, it resumes each time with nothing lost and nothing counted twice —
+finished runs keep their results, the interrupted run is redone, the planned
+order never changes, and the killed sweep's run process does not outlive it.
+SIGINT and SIGTERM stop cleanly: the run under way goes back to the plan."""
+import os
+import random
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sweeplib import Checks, SANITIZE, rows, run, runs, setup, start, wait_gone  # noqa: E402
+
+c = Checks("test_sweep_resume")
+
+EXPERIMENT = """\
+name: resume
+pipeline: pipeline.yaml
+repeats: 3
+seed: 9
+idle_s: 0.05
+variants:
+  - {name: V0}
+  - {name: T1, knobs: {threads: 1}}
+  - {name: E2, set: {train.epochs: 2}}
+  - {name: L5, set: {data.limit: 60}}
+"""
+TOTAL = 12
+
+
+def check_invariants(db, when, first_order, done_before):
+    """What must hold after any kill."""
+    if not os.path.exists(db):
+        return {}
+    try:
+        r = runs(db)
+    except Exception as e:  # noqa: BLE001 - an unreadable store is the failure this test looks for
+        c.check(False, "%s: the database cannot be read: %s" % (when, e))
+        return {}
+    if not r:
+        return {}
+    keys = [(x["variant"], x["repeat"]) for x in r]
+    c.check(len(r) == TOTAL and len(set(keys)) == TOTAL, "%s: %d runs, %d distinct" % (when, len(r), len(set(keys))))
+    c.check(sum(x["status"] == "running" for x in r) <= 1, "%s: more than one run 'running'" % when)
+    c.check(not any(x["status"] == "failed" for x in r), "%s: failed runs: %r" % (
+        when, [x["error"] for x in r if x["status"] == "failed"]))
+    done = {}
+    for x in r:
+        k = (x["variant"], x["repeat"])
+        if first_order.setdefault(k, x["planned_order"]) != x["planned_order"]:
+            c.check(False, "%s: %s moved in the plan" % (when, k))
+        if x["status"] == "done":
+            c.check(x["energy_j"] > 0 and x["result"], "%s: done run %s without a result" % (when, k))
+            stages = rows(db, "SELECT count(*) AS n FROM stages WHERE run_id = ?", (x["id"],))[0]["n"]
+            c.check(stages == 6, "%s: done run %s has %d stages" % (when, k, stages))
+            done[k] = (x["energy_j"], x["finished"], x["attempts"])
+    for k, v in done_before.items():
+        c.check(done.get(k) == v, "%s: the finished run %s changed: %r -> %r" % (when, k, v, done.get(k)))
+    return done
+
+
+def kill_test(seed):
+    d, path = setup("resume", EXPERIMENT, epochs=200)
+    db = os.path.join(d, "experiment.db")
+    rng = random.Random(seed)
+    first_order, done = {}, {}
+    scale = 4 if SANITIZE else 1
+    kills = 0
+    for attempt in range(8):
+        p = start(["sweep", path, "-q"])
+        time.sleep(rng.uniform(0.02, 0.8) * scale)
+        if p.poll() is not None:
+            break
+        p.send_signal(signal.SIGKILL)
+        p.communicate()
+        kills += 1
+        left = wait_gone(d)
+        c.check(not left, "kill %d: run processes outlived the sweep: %r" % (attempt + 1, left))
+        done = check_invariants(db, "after kill %d" % (attempt + 1), first_order, done)
+    c.check(kills >= 5, "only %d kills landed before the sweep ended; make the runs longer" % kills)
+    rc, out, err = run(["sweep", path, "-q"], timeout=600)
+    c.check(rc == 0, "final sweep: exit %d: %s" % (rc, err[-1000:]))
+    done = check_invariants(db, "at the end", first_order, done)
+    r = runs(db)
+    c.check(all(x["status"] == "done" for x in r), "not all done: %r" % [(x["variant"], x["status"]) for x in r])
+    c.check(len(done) == TOTAL, "%d runs done, want %d" % (len(done), TOTAL))
+    attempts = sum(x["attempts"] for x in r)
+    c.check(attempts >= TOTAL, "attempts %d" % attempts)
+    print("kill -9 x %d: %d runs, %d attempts (interrupted ones redone)" % (kills, TOTAL, attempts))
+
+
+def wait_for(db, predicate, timeout=120):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            if os.path.exists(db) and predicate(runs(db)):
+                return True
+        except Exception:  # noqa: BLE001 - the file may be half-created still
+            pass
+        time.sleep(0.02)
+    return False
+
+
+def stop_test(sig):
+    d, path = setup("stop", EXPERIMENT, epochs=200)
+    db = os.path.join(d, "experiment.db")
+    p = start(["sweep", path])
+    in_flight = wait_for(db, lambda r: any(x["status"] == "done" for x in r) and
+                         any(x["status"] == "running" for x in r))
+    c.check(in_flight, "%s: never saw a run in flight" % sig.name)
+    p.send_signal(sig)
+    out, err = p.communicate(timeout=120)
+    c.check(p.returncode == 130, "%s: exit %d, want 130: %s" % (sig.name, p.returncode, err[-500:]))
+    c.check("stopped" in err and "run the same command again" in err, "%s: %r" % (sig.name, err[-300:]))
+    c.check(not wait_gone(d), "%s: a run process outlived the sweep" % sig.name)
+    r = runs(db)
+    c.check(not any(x["status"] == "running" for x in r), "%s: a run left 'running'" % sig.name)
+    released = [x for x in r if x["status"] == "planned" and x["attempts"] == 1]
+    c.check(len(released) == 1, "%s: the stopped run should be back to planned with its attempt counted: %r" % (
+        sig.name, [(x["variant"], x["status"], x["attempts"]) for x in r]))
+    rc, out, err = run(["sweep", path, "-q"], timeout=600)
+    c.check(rc == 0 and all(x["status"] == "done" for x in runs(db)), "%s: resume after the stop: %d %s" % (
+        sig.name, rc, err[-300:]))
+
+
+kill_test(seed=int(os.environ.get("GT_TEST_SEED", "7")))
+stop_test(signal.SIGINT)
+stop_test(signal.SIGTERM)
+sys.exit(c.close())
