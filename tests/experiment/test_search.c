@@ -112,10 +112,11 @@ static double wobble(const char *name, int repeat)
     return 1 + 0.004 * ((double)(h % 2001) / 1000.0 - 1);
 }
 
-static unsigned mask_of(const gt_sweep_variant *v)
+/* The knobs of a {"knob": params} object, as a mask. */
+static unsigned mask_of(const char *knobs_json)
 {
     unsigned mask = 0;
-    cJSON *knobs = v->knobs_json ? cJSON_Parse(v->knobs_json) : NULL;
+    cJSON *knobs = knobs_json ? cJSON_Parse(knobs_json) : NULL;
     const cJSON *k;
     cJSON_ArrayForEach(k, knobs) mask |= 1u << knob_index(k->string);
     cJSON_Delete(knobs);
@@ -128,7 +129,7 @@ static gt_status fake_run(void *ctx, const gt_experiment *exp, const gt_sweep_va
 {
     (void)exp, (void)progress, (void)stop, (void)err;
     ((fake *)ctx)->calls++;
-    unsigned mask = mask_of(v);
+    unsigned mask = mask_of(v->knobs_json);
     double energy = BASE_ENERGY * true_ratio(mask) * wobble(v->name, repeat);
     double f1 = BASE_F1 - true_drop(mask) / 100 + 0.0002 * (wobble(v->name, repeat + 100) - 1) / 0.004;
     char text[2048];
@@ -186,17 +187,6 @@ static gt_status search(const char *db_name, long budget, fake *f, gt_search_res
     return st;
 }
 
-/* The knobs of the result, as a mask. */
-static unsigned result_mask(const gt_search_result *r)
-{
-    unsigned mask = 0;
-    cJSON *knobs = r->best_knobs_json ? cJSON_Parse(r->best_knobs_json) : NULL;
-    const cJSON *k;
-    cJSON_ArrayForEach(k, knobs) mask |= 1u << knob_index(k->string);
-    cJSON_Delete(knobs);
-    return mask;
-}
-
 /* The plain cascade model would pick the five-knob bundle with bf16; the true
  * optimum leaves bf16 out (it fights prune_layers). */
 static void test_search_finds_the_true_optimum_with_few_runs(void)
@@ -208,7 +198,7 @@ static void test_search_finds_the_true_optimum_with_few_runs(void)
     if (search("optimum.db", 0, &f, &r) != GT_OK)
         return;
     CHECK(r.found);
-    CHECK_EQ_INT(result_mask(&r), optimum);
+    CHECK_EQ_INT(mask_of(r.best_knobs_json), optimum);
     CHECK_CLOSE(r.saving_pct, 100 * (1 - true_ratio(optimum)), 0.01, 0);
     CHECK_NEAR(r.f1_drop, true_drop(optimum), 0.05);
     CHECK(r.saving_ci_lo <= r.saving_pct && r.saving_pct <= r.saving_ci_hi);
