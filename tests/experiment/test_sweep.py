@@ -7,9 +7,10 @@ report` reads the result."""
 import json
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sweeplib import Checks, rows, run, runs, setup  # noqa: E402
+from sweeplib import Checks, processes_with, rows, run, runs, setup, wait_gone  # noqa: E402
 
 c = Checks("test_sweep")
 
@@ -114,5 +115,16 @@ names = [v["name"] for v in rep.get("variants", [])]
 c.check(names == ["V0", "T1", "E1", "nodata", "ext", "flaky"], "report variants %r" % names)
 c.check(rep.get("baseline") == "V0" and rep.get("estimated") is True, "report header %r" % {
     k: rep.get(k) for k in ("baseline", "estimated", "meter")})
+
+# timeout_s: a run that hangs is stopped (its command too) and recorded failed.
+d2, path2 = setup("timeout", "name: t\ntimeout_s: 0.5\nvariants: [{name: hang, command: [sleep, '30.123']}]\n")
+started = time.time()
+rc, out, err = run(["sweep", path2, "-q"])
+took = time.time() - started
+r = runs(os.path.join(d2, "experiment.db"))
+c.check(rc == 1 and r and r[0]["status"] == "failed" and "timeout_s of 0.5 s" in (r[0]["error"] or ""),
+        "timeout: exit %d, %r" % (rc, [(x["status"], x["error"]) for x in r]))
+c.check(took < 20, "the hung command was not stopped: the sweep took %.1f s" % took)
+c.check(not wait_gone(d2) and not processes_with("sleep\0" + "30.123"), "the hung command outlived the run")
 
 sys.exit(c.close())
