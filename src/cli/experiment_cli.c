@@ -27,6 +27,9 @@ void experiment_signals_install(experiment_session *s)
     sigemptyset(&action.sa_mask);
     for (int i = 0; i < 3; i++)
         sigaction(handled[i], &action, &old_actions[i]);
+    /* Inherited SIGCHLD ignored would reap the runs behind the sweep's back
+     * and hide how they ended. */
+    signal(SIGCHLD, SIG_DFL);
     s->sweep.stop = &stop_requested;
 }
 

@@ -9,15 +9,17 @@
  *    conflict) and they do not target the same resource in the same phase
  *    (seq_trim and subsample both cut the data phase's tokens: their savings
  *    overlap, which the cascade model cannot know).
- * 3. The cascade model predicts a bundle: ratio prod(r_i), F1 drop sum(d_i).
- *    Every bundle measured so far refines it: a bundle containing measured
- *    ones takes their measured ratio and drop for those knobs (largest
- *    first), so a synergy or antagonism found once carries over.
- * 4. A beam search (width `beam` per bundle size) proposes the bundle with
- *    the lowest predicted ratio whose predicted drop is within the budget; it
- *    is measured with the experiment's repeats. The search stops when no
- *    untried proposal is predicted to beat the best measured variant within
- *    the budget, or when the run budget is spent.
+ * 3. The cascade model predicts a bundle: ratio prod(r_i), F1 drop sum(d_i),
+ *    refined by what has been measured: the largest measured sub-bundle of
+ *    three knobs or more stands for its knobs, and every measured pair adds
+ *    its interaction q_ij = r_ij / (r_i r_j) — a second-order model.
+ * 4. A beam search (width `beam` per bundle size) proposes the untried bundle
+ *    with the lowest predicted ratio whose predicted drop is within the
+ *    budget; it is measured with the experiment's repeats. A measured bundle
+ *    that the report's cascade test calls synergistic or antagonistic has its
+ *    pairs measured next, so the model learns which knobs interact.
+ * 5. The search stops when no untried proposal is predicted to beat the best
+ *    measured variant within the budget, or when the run budget is spent.
  * Proposed bundles are variants named after their single-knob variants
  * ("V8+V11+V13"), stored like any other: a search stopped midway resumes. */
 #include <math.h>
@@ -440,7 +442,8 @@ static gt_status bundle_variant(search *s, uint64_t mask, const gt_sweep_variant
                 used = sizeof name - 1;
             cJSON_AddItemToObject(knobs, s->s[i].def->name, cJSON_Duplicate(s->s[i].params, 1));
         }
-    if (used >= GT_NAME_MAX)
+    /* Too long, or the name of a variant with other knobs: named by its mask. */
+    if (used >= GT_NAME_MAX || gt_experiment_find(s->exp, name))
         snprintf(name, sizeof name, "search-%016llx", (unsigned long long)mask);
     gt_sweep_variant *bigger = realloc(s->made, (s->n_made + 1) * sizeof *bigger);
     if (!knobs || !bigger) {
