@@ -615,6 +615,11 @@ static gt_status search_loop(search *s, gt_error *err)
         if (found < 0)
             return err->status;
         double best_ratio = s->a.variants[best].energy.mean / s->a.variants[s->base].energy.mean;
+        if (!found && !s->r->candidates) {
+            stop_because(s, "none of the %zu single knobs saved energy within the F1 budget (or their runs failed)",
+                         s->k);
+            break;
+        }
         if (!found) {
             stop_because(s, "no untried bundle of combinable knobs is predicted within the F1 budget");
             break;
