@@ -28,7 +28,7 @@ gt_status pl_infer(gt_nn_model *m, const gt_encoded *enc, const gt_batch_options
     size_t n = st == GT_OK ? gt_batcher_count(b) : 0;
     for (size_t i = 0; i < n && st == GT_OK; i++) {
         if (stop && *stop) {
-            st = gt_error_set(err, GT_ERR_INTERRUPTED, "%s: interrupted", label);
+            st = pl_interrupted(label, err);
             break;
         }
         if ((st = gt_batcher_get(b, i, &batch, err)) != GT_OK ||

@@ -21,6 +21,8 @@ void pl_log(const gt_pipeline_ctx *p, const char *fmt, ...) __attribute__((forma
 void pl_warn(gt_pipeline_ctx *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* GT_ERR_INTERRUPTED with a message when the caller asked the run to stop. */
 gt_status pl_check_stop(const gt_pipeline_ctx *p, const char *stage, gt_error *err);
+/* The one message of a run stopped by a signal, wherever it stops. */
+gt_status pl_interrupted(const char *stage, gt_error *err);
 
 /* --- models ------------------------------------------------------------------ */
 

@@ -40,11 +40,14 @@ void pl_warn(gt_pipeline_ctx *p, const char *fmt, ...)
     pl_log(p, "warning: %s", line);
 }
 
+gt_status pl_interrupted(const char *stage, gt_error *err)
+{
+    return gt_error_set(err, GT_ERR_INTERRUPTED, "%s: interrupted — the run stopped, nothing was saved", stage);
+}
+
 gt_status pl_check_stop(const gt_pipeline_ctx *p, const char *stage, gt_error *err)
 {
-    if (p->opt->stop && *p->opt->stop)
-        return gt_error_set(err, GT_ERR_INTERRUPTED, "%s: interrupted — the run stopped, nothing was saved", stage);
-    return GT_OK;
+    return p->opt->stop && *p->opt->stop ? pl_interrupted(stage, err) : GT_OK;
 }
 
 gt_status pl_hooks_run(gt_pipeline_ctx *p, gt_hook_point point, gt_error *err)
