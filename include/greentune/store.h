@@ -149,6 +149,10 @@ typedef struct {
 
 GT_API gt_status gt_store_add_idle(gt_store *store, int64_t experiment_id, const gt_idle_measurement *idle,
                                    gt_error *err);
+/* The same for a measurement made on another machine (a sweep's worker
+ * node): hostname names it (NULL: this machine). */
+GT_API gt_status gt_store_add_idle_on(gt_store *store, int64_t experiment_id, const gt_idle_measurement *idle,
+                                      const char *hostname, gt_error *err);
 
 /* --- the machine ---------------------------------------------------------- */
 

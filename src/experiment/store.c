@@ -490,6 +490,12 @@ gt_status gt_store_find_experiment(gt_store *store, const char *name, int64_t *e
 gt_status gt_store_add_idle(gt_store *store, int64_t experiment_id, const gt_idle_measurement *idle,
                             gt_error *err)
 {
+    return gt_store_add_idle_on(store, experiment_id, idle, NULL, err);
+}
+
+gt_status gt_store_add_idle_on(gt_store *store, int64_t experiment_id, const gt_idle_measurement *idle,
+                               const char *hostname, gt_error *err)
+{
     if (!idle->meter || !*idle->meter)
         return gt_error_set(err, GT_ERR_INVALID, "idle measurement: no meter named — every energy number needs "
                                                  "its source");
@@ -508,7 +514,7 @@ gt_status gt_store_add_idle(gt_store *store, int64_t experiment_id, const gt_idl
     if (st != GT_OK)
         return st;
     sqlite3_bind_int64(stmt, 1, experiment_id);
-    sqlite3_bind_text(stmt, 2, machine.hostname, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 2, hostname ? hostname : machine.hostname, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(stmt, 3, idle->meter, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(stmt, 4, idle->estimated != 0);
     sqlite3_bind_double(stmt, 5, idle->duration_s);

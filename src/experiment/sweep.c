@@ -105,14 +105,12 @@ static void show(const sweep_progress *p, const char *fmt, ...)
     gt_progress_report(&p->o->progress, "sweep", p->finished, p->total, "%s", text);
 }
 
-/* "1:02:03" left, from the mean time of the runs this sweep has carried out
- * (cooldowns included); "" before the first one. */
-static void eta_text(const sweep_progress *p, char *buf, size_t size)
+void exp_eta_text(double started, size_t executed, uint64_t finished, uint64_t total, char *buf, size_t size)
 {
     buf[0] = '\0';
-    if (!p->executed || p->finished >= p->total)
+    if (!executed || finished >= total)
         return;
-    long s = (long)((exp_now() - p->started) / (double)p->executed * (double)(p->total - p->finished) + 0.5);
+    long s = (long)((exp_now() - started) / (double)executed * (double)(total - finished) + 0.5);
     if (s >= 3600)
         snprintf(buf, size, ", ETA %ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
     else
@@ -153,49 +151,63 @@ static void describe_record(const cJSON *record, char *buf, size_t size)
 
 /* --- before the runs ------------------------------------------------------------- */
 
-static gt_status measure_idle(gt_store *store, const gt_experiment *exp, int64_t id, const sweep_progress *p,
-                              gt_error *err)
+gt_status exp_measure_idle(const gt_experiment *exp, gt_energy_result *r, gt_error *err)
 {
-    const gt_sweep_options *o = p->o;
     gt_measure_options mo;
     gt_measure_options_init(&mo);
     mo.meter = exp->meter;
     mo.interval_ms = exp->interval_ms;
+    gt_status st = gt_measure_idle(&mo, exp->idle_s, r, err);
+    return st == GT_OK ? st : gt_error_prefix(err, "idle measurement: ");
+}
+
+static gt_status measure_idle(gt_store *store, const gt_experiment *exp, int64_t id, const sweep_progress *p,
+                              gt_error *err)
+{
     show(p, "measuring idle power for %g s", exp->idle_s);
     gt_energy_result r;
-    gt_status st = gt_measure_idle(&mo, exp->idle_s, &r, err);
+    gt_status st = exp_measure_idle(exp, &r, err);
     if (st != GT_OK)
-        return gt_error_prefix(err, "idle measurement: ");
+        return st;
     gt_idle_measurement idle = {r.meter, r.estimated, r.total.duration_s, r.total.energy_j};
     st = gt_store_add_idle(store, id, &idle, err);
     if (st == GT_OK)
-        note(o, "idle power %.2f W over %.1f s (%s%s)", r.avg_power_w, r.total.duration_s, r.meter,
+        note(p->o, "idle power %.2f W over %.1f s (%s%s)", r.avg_power_w, r.total.duration_s, r.meter,
              r.estimated ? ", estimated" : "");
     gt_energy_result_free(&r);
     return st;
+}
+
+void exp_cool_down(const gt_experiment *exp, volatile sig_atomic_t *stop, const gt_temperatures *idle,
+                   int *thermal_ok, void (*log)(void *ctx, const char *line), void *log_ctx)
+{
+    if (exp->cooldown_s > 0)
+        exp_sleep(exp->cooldown_s, stop);
+    if (exp->thermal_band_c <= 0 || !*thermal_ok || (stop && *stop))
+        return;
+    gt_thermal_options to = {exp->thermal_band_c, exp->cooldown_s * 10 > 60 ? exp->cooldown_s * 10 : 60, 0,
+                             *idle, NULL, NULL, NULL};
+    gt_thermal_report tr;
+    gt_error err = {0};
+    char line[GT_ERROR_MESSAGE_MAX + 96] = "";
+    if (gt_thermal_wait(&to, &tr, &err) != GT_OK) {
+        snprintf(line, sizeof line, "thermal_band_c: %s — runs go on without the thermal gate", err.message);
+        *thermal_ok = 0;
+    } else if (tr.timed_out) {
+        snprintf(line, sizeof line, "thermal gate: still above idle + %g °C after %.0f s; going on",
+                 exp->thermal_band_c, tr.waited_s);
+    }
+    if (line[0] && log)
+        log(log_ctx, line);
 }
 
 /* Cooldown, then (thermal_band_c) temperatures back near their idle values. */
 static void cool_down(const gt_experiment *exp, const sweep_progress *p, const gt_temperatures *idle,
                       int *thermal_ok)
 {
-    const gt_sweep_options *o = p->o;
-    if (exp->cooldown_s > 0) {
+    if (exp->cooldown_s > 0)
         show(p, "cooling down for %g s", exp->cooldown_s);
-        exp_sleep(exp->cooldown_s, o->stop);
-    }
-    if (exp->thermal_band_c <= 0 || !*thermal_ok || (o->stop && *o->stop))
-        return;
-    gt_thermal_options to = {exp->thermal_band_c, exp->cooldown_s * 10 > 60 ? exp->cooldown_s * 10 : 60, 0,
-                             *idle, NULL, NULL, NULL};
-    gt_thermal_report tr;
-    gt_error err = {0};
-    if (gt_thermal_wait(&to, &tr, &err) != GT_OK) {
-        note(o, "thermal_band_c: %s — runs go on without the thermal gate", err.message);
-        *thermal_ok = 0;
-    } else if (tr.timed_out) {
-        note(o, "thermal gate: still above idle + %g °C after %.0f s; going on", exp->thermal_band_c, tr.waited_s);
-    }
+    exp_cool_down(exp, p->o->stop, idle, thermal_ok, p->o->log, p->o->log_ctx);
 }
 
 /* --- the runs ------------------------------------------------------------------- */
@@ -208,9 +220,7 @@ static const gt_sweep_variant *find_in(const gt_sweep_variant *variants, size_t 
     return NULL;
 }
 
-/* Stores what became of a run: done (its record), failed (error and output
- * tail), or back to planned (interrupted). */
-static gt_status store_outcome(gt_store *store, const gt_run_ref *ref, gt_run_outcome *out, const char *label,
+gt_status exp_store_outcome(gt_store *store, const gt_run_ref *ref, gt_run_outcome *out, const char *label,
                                const gt_sweep_options *o, gt_sweep_summary *s, gt_error *err)
 {
     if (out->interrupted) {
@@ -308,10 +318,10 @@ gt_status gt_sweep_execute(gt_store *store, const gt_experiment *exp, int64_t ex
             if (!out.interrupted)
                 progress.finished++, progress.executed++;
             char label[GT_NAME_MAX + 96], eta[32];
-            eta_text(&progress, eta, sizeof eta);
+            exp_eta_text(progress.started, progress.executed, progress.finished, progress.total, eta, sizeof eta);
             snprintf(label, sizeof label, "[%llu/%llu%s] %s", (unsigned long long)progress.finished,
                      (unsigned long long)progress.total, eta, progress.run);
-            st = store_outcome(store, ref, &out, label, o, s, err);
+            st = exp_store_outcome(store, ref, &out, label, o, s, err);
             show(&progress, "%s: %s", progress.run,
                    out.interrupted ? "stopped" : out.record && !out.error ? "done" : "failed");
         } else {
