@@ -82,4 +82,11 @@ GT_API gt_status gt_sweep_execute_mpi(gt_world *world, gt_store *store, const gt
                                       int64_t experiment_id, const gt_mpi_sweep_options *o,
                                       gt_sweep_summary *summary, gt_error *err);
 
+/* A worker rank that cannot take part (its experiment file did not load:
+ * why) says so to rank 0, which gives it no runs, and waits for the end. */
+GT_API gt_status gt_sweep_worker_refuse(gt_world *world, const char *why);
+/* Rank 0 that cannot start the sweep (a bad file, a database error) tells
+ * the workers it is over, so every rank ends (and finalizes) cleanly. */
+GT_API void gt_sweep_coordinator_refuse(gt_world *world);
+
 #endif

@@ -1,9 +1,11 @@
 /* greentune sweep EXPERIMENT.yaml [--db FILE] [--retry-failed] [--dry-run] [-q]
+ *                                 [--runs-per-node N] [--worker-timeout S]
  *
  * Runs every variant x repeat of an experiment file into an SQLite database,
  * resumably: the same command after Ctrl-C, a crash or kill -9 continues with
  * the runs not yet done. Each run executes in a child process; a run that
- * fails is recorded and the sweep goes on. */
+ * fails is recorded and the sweep goes on. Under mpirun or srun, rank 0 owns
+ * the database and the other ranks execute the runs (docs/cluster.md). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +14,7 @@
 
 #include "cli.h"
 #include "experiment_cli.h"
+#include "greentune/parallel.h"
 
 static void usage(FILE *out)
 {
@@ -29,6 +32,13 @@ static void usage(FILE *out)
           "  --dry-run        check the file and print the plan; run nothing, write nothing\n"
           "  -q, --quiet      no progress and no per-run lines (errors still print)\n"
           "  -h, --help       this help\n"
+          "\n"
+          "Under mpirun or srun (N ranks), rank 0 keeps the database and hands the runs to the other\n"
+          "ranks, each run in a child process on its rank's node; a rank that dies loses only its run,\n"
+          "which goes to another rank (mpirun --enable-recovery keeps the job alive; docs/cluster.md):\n"
+          "  --runs-per-node N    runs at once on one node (default 1: nothing disturbs a run's\n"
+          "                       measurement of its node)\n"
+          "  --worker-timeout S   a rank silent this long with a run is lost (default 60)\n"
           "\n"
           "Then: greentune report DB --out report.html. Experiment files: docs/experiments.md.\n"
           "Exit status: 0 every run done, 1 some run failed (or the database failed), 2 a bad\n"
@@ -65,14 +75,42 @@ static void print_plan(const experiment_session *s)
     free(plan);
 }
 
+/* A worker rank: the experiment file (its error goes to rank 0, which says
+ * it once), then the runs rank 0 hands it. */
+static int work(gt_world *w, const char *path, const gt_mpi_sweep_options *options)
+{
+    experiment_session s;
+    memset(&s, 0, sizeof s);
+    gt_error err = {0};
+    if (gt_experiment_load(path, &s.exp, &err) != GT_OK) {
+        gt_sweep_worker_refuse(w, err.message);
+        return 0;
+    }
+    gt_mpi_sweep_options o = *options;
+    gt_sweep_options_init(&o.sweep);
+    experiment_signals_install(&s);
+    o.sweep.stop = s.sweep.stop;
+    gt_sweep_summary summary;
+    gt_sweep_execute_mpi(w, NULL, &s.exp, 0, &o, &summary, &err);
+    experiment_signals_restore();
+    experiment_session_close(&s);
+    return 0;
+}
+
 int cmd_sweep(int argc, char **argv)
 {
+    enum { OPT_RUNS_PER_NODE = 256, OPT_WORKER_TIMEOUT };
     static const struct option options[] = {
         {"db", required_argument, 0, 'd'},    {"retry-failed", no_argument, 0, 'r'},
         {"dry-run", no_argument, 0, 'n'},     {"quiet", no_argument, 0, 'q'},
+        {"runs-per-node", required_argument, 0, OPT_RUNS_PER_NODE},
+        {"worker-timeout", required_argument, 0, OPT_WORKER_TIMEOUT},
         {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
     const char *db = NULL;
     int retry_failed = 0, dry_run = 0, quiet = 0, c;
+    gt_mpi_sweep_options mpi;
+    gt_mpi_sweep_options_init(&mpi);
+    long per_node = mpi.runs_per_node;
     optind = 1;
     while ((c = getopt_long(argc, argv, "qh", options, NULL)) != -1) {
         switch (c) {
@@ -80,18 +118,37 @@ int cmd_sweep(int argc, char **argv)
         case 'r': retry_failed = 1; break;
         case 'n': dry_run = 1; break;
         case 'q': quiet = 1; break;
+        case OPT_RUNS_PER_NODE:
+            if (!cli_parse_long("--runs-per-node", optarg, 1, 4096, &per_node))
+                return CLI_EXIT_USAGE;
+            break;
+        case OPT_WORKER_TIMEOUT:
+            if (!cli_parse_double("--worker-timeout", optarg, 0.1, 1e6, &mpi.worker_timeout_s))
+                return CLI_EXIT_USAGE;
+            break;
         case 'h': usage(stdout); return 0;
         default: return cli_usage_error("sweep");
         }
     }
+    mpi.runs_per_node = (int)per_node;
     if (optind != argc - 1)
         return cli_fail(CLI_EXIT_USAGE, "sweep: %s; usage: greentune sweep EXPERIMENT.yaml [--db FILE]",
                         optind >= argc ? "no experiment file given" : "one experiment file at a time");
+    gt_world *w = NULL;
+    gt_error err = {0};
+    if (gt_mpi_launcher() && gt_world_init(&w, &err) != GT_OK)
+        return cli_fail_error(&err);
+    if (gt_world_rank(w) != 0) {
+        int rc = dry_run ? 0 : work(w, argv[optind], &mpi);
+        gt_world_finalize(w);
+        return rc;
+    }
     experiment_session s;
     int rc = experiment_session_load(&s, argv[optind], db, quiet);
     if (rc == 0 && dry_run) {
         print_plan(&s);
         experiment_session_close(&s);
+        gt_world_finalize(w);
         return 0;
     }
     if (rc == 0 && !quiet)
@@ -100,14 +157,19 @@ int cmd_sweep(int argc, char **argv)
         rc = experiment_session_open_db(&s);
     if (rc != 0) {
         experiment_session_close(&s);
+        gt_sweep_coordinator_refuse(w);
+        gt_world_finalize(w);
         return rc;
     }
     s.sweep.retry_failed = retry_failed;
     experiment_signals_install(&s);
+    if (gt_world_size(w) > 1 && mpi.runs_per_node > 1 && !quiet)
+        fprintf(stderr, "greentune: note: --runs-per-node %d: runs share nodes, so each run's energy (its "
+                        "node's) includes its neighbours' — compare variants measured the same way\n",
+                mpi.runs_per_node);
     gt_sweep_summary summary;
-    gt_error err = {0};
-    gt_status st = gt_sweep_execute(s.db, &s.exp, s.experiment_id, s.exp.variants, s.exp.n_variants, &s.sweep,
-                                    &summary, &err);
+    mpi.sweep = s.sweep;
+    gt_status st = gt_sweep_execute_mpi(w, s.db, &s.exp, s.experiment_id, &mpi, &summary, &err);
     experiment_signals_restore();
     gt_progress_finish(s.progress);
     if (st != GT_OK) {
@@ -128,5 +190,6 @@ int cmd_sweep(int argc, char **argv)
                     summary.done, summary.done_before);
     }
     experiment_session_close(&s);
+    gt_world_finalize(w);
     return rc;
 }

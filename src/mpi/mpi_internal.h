@@ -48,4 +48,32 @@ void world_forget_launcher(void);
 /* The node of rank r. */
 int world_node_of(const gt_world *w, int rank);
 
+/* --- a sweep over ranks: rank 0 coordinates (sweep_coordinator.c), the others
+ * work (sweep_worker.c). Messages, each a JSON object:
+ *   HELLO  worker -> 0   {node, host, pid, start, boot, spec} or {error}: ready, or cannot work
+ *   IDLE   0 -> worker   {}: measure this node's idle power
+ *          worker -> 0   {meter, estimated, duration_s, energy_j, power_w} or {error}
+ *   RUN    0 -> worker   {run, variant, repeat, cool}: execute it (after the cooldown when cool)
+ *   BEAT   worker -> 0   {run, status}: alive, every second while it works
+ *   NOTE   worker -> 0   {text}: a line for the sweep's log
+ *   DONE   worker -> 0   {run, record} | {run, error, tail} | {run, interrupted} | {run, broken}
+ *   STOP   0 -> worker   {}: stop the run under way (the sweep is stopping)
+ *   QUIT   0 -> worker   {}: the sweep is over */
+enum { SWEEP_HELLO = 1, SWEEP_IDLE, SWEEP_RUN, SWEEP_BEAT, SWEEP_NOTE, SWEEP_DONE, SWEEP_STOP, SWEEP_QUIT };
+
+/* How often a working worker says it is alive, and how long the loops sleep
+ * between polls: MPI's own waits spin on a core, which would disturb the
+ * measurement of every run on the node. */
+#define SWEEP_BEAT_S 1.0
+#define SWEEP_POLL_S 0.01
+
+/* 16 hex digits naming the experiment file and pipeline text: every rank must
+ * have read the same ones. */
+void sweep_spec_hash(const gt_experiment *exp, char out[17]);
+
+gt_status sweep_coordinate(gt_world *w, gt_store *store, const gt_experiment *exp, int64_t experiment_id,
+                           const gt_mpi_sweep_options *o, gt_sweep_summary *s, gt_error *err);
+gt_status sweep_work(gt_world *w, const gt_experiment *exp, const gt_mpi_sweep_options *o, gt_sweep_summary *s,
+                     gt_error *err);
+
 #endif
