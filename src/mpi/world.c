@@ -4,10 +4,13 @@
  * asks only when the launcher's environment says this process is one rank
  * of several: the binary that runs alone never touches MPI. A build without
  * MPI has every function here, answering as a world of one rank. */
+#include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mpi/mpi_internal.h"
@@ -99,11 +102,70 @@ void world_unlock(void)
     pthread_mutex_unlock(&mpi_lock);
 }
 
+/* The files MPI opened when it started (its runtime's sockets, shared memory,
+ * event descriptors), by inode: a forked child closes them. Kept open in a
+ * run that outlives a killed worker by a moment, they made the runtime wait
+ * forever at MPI_Finalize for the dead rank. */
+#define MPI_FILES_MAX 256
+typedef struct {
+    int fd;
+    dev_t dev;
+    ino_t ino;
+} open_file;
+static open_file mpi_files[MPI_FILES_MAX];
+static int n_mpi_files;
+static int mpi_files_closed; /* in a forked child (and its children): done */
+
+/* Open descriptors of this process into fds (up to max), sorted. */
+static int open_fds(int *fds, int max)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < max)
+        if (e->d_name[0] != '.')
+            fds[n++] = atoi(e->d_name);
+    closedir(d);
+    return n;
+}
+
+static void remember_mpi_files(const int *before, int n_before)
+{
+    int after[MPI_FILES_MAX * 2];
+    int n_after = open_fds(after, MPI_FILES_MAX * 2);
+    for (int i = 0; i < n_after && n_mpi_files < MPI_FILES_MAX; i++) {
+        int old = 0;
+        for (int k = 0; k < n_before && !old; k++)
+            old = before[k] == after[i];
+        struct stat st;
+        if (!old && after[i] > 2 && fstat(after[i], &st) == 0) {
+            mpi_files[n_mpi_files++] = (open_file){after[i], st.st_dev, st.st_ino};
+            fcntl(after[i], F_SETFD, fcntl(after[i], F_GETFD) | FD_CLOEXEC);
+        }
+    }
+}
+
+/* In the child: only fstat and close, both safe after a fork from threads. */
+static void child_after_fork(void)
+{
+    world_unlock();
+    if (mpi_files_closed)
+        return;
+    mpi_files_closed = 1;
+    for (int i = 0; i < n_mpi_files; i++) {
+        struct stat st;
+        if (fstat(mpi_files[i].fd, &st) == 0 && st.st_dev == mpi_files[i].dev && st.st_ino == mpi_files[i].ino)
+            close(mpi_files[i].fd);
+    }
+}
+
 /* The child of a fork is the forking thread alone: it owns the lock it took in
  * prepare, and unlocks it so its own forks (a measured command) work. */
 static void register_fork_guard(void)
 {
-    pthread_atfork(world_lock, world_unlock, world_unlock);
+    pthread_atfork(world_lock, world_unlock, child_after_fork);
 }
 
 const char *world_error_text(int code, char *buf, int size)
@@ -153,9 +215,13 @@ gt_status gt_world_init(gt_world **world, gt_error *err)
     *world = NULL;
     int initialized = 0, provided = 0;
     MPI_Initialized(&initialized);
+    int before[MPI_FILES_MAX * 2];
+    int n_before = open_fds(before, MPI_FILES_MAX * 2);
     if (!initialized && MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
         return gt_error_set(err, GT_ERR_IO, "MPI: MPI_Init_thread failed — was greentune started by mpirun or "
                                             "srun with a working MPI? (GREENTUNE_MPI=0 runs it alone)");
+    if (!initialized)
+        remember_mpi_files(before, n_before);
     gt_world *w = calloc(1, sizeof *w);
     if (!w)
         return gt_error_set(err, GT_ERR_NOMEM, "MPI: out of memory");
