@@ -242,6 +242,16 @@ typedef struct {
 } gt_nn_model_info;
 GT_API void gt_nn_model_info_get(const gt_nn_model *m, gt_nn_model_info *info);
 
+/* The model's two contiguous blocks, for training spread over processes
+ * (data parallelism): every parameter (*n floats), and the gradients of the
+ * trainable ones (NULL with *n = 0 when nothing trains). Gradients may be
+ * changed between gt_nn_backward and gt_nn_step (summed over processes);
+ * after writing parameters, call gt_nn_params_changed so the derived copies
+ * (bf16, int8, packed weights) are made again. */
+GT_API float *gt_nn_param_block(gt_nn_model *m, size_t *n);
+GT_API float *gt_nn_grad_block(gt_nn_model *m, size_t *n);
+GT_API void gt_nn_params_changed(gt_nn_model *m);
+
 /* FLOPs of one step at (B, T) with every token real: every linear layer's
  * matmuls (2 M N K each: one forward, two backward) plus attention's score and
  * value products over the keys each query may see (2 products forward, 4

@@ -55,6 +55,15 @@ GT_API int gt_world_ranks_on_node(const gt_world *world); /* ranks sharing this 
  * only gt_world_abort ends the job now. */
 GT_API int gt_world_broken(const gt_world *world);
 
+/* Every rank passes the status of the same step (what names it, for
+ * messages); each gets GT_OK only when all had it. Otherwise a rank that did
+ * not fail gets the lowest failing rank's error ("rank 1 on node7: ...") and
+ * that rank keeps its own. A rank waits at most GREENTUNE_MPI_WAIT_S (600 s)
+ * for the others: past that one of them is stuck in an exchange this rank
+ * left, the world is broken, and only gt_world_abort ends the job. Rank 0 of
+ * a NULL world (or of one rank) gets st back. */
+GT_API gt_status gt_world_agree(gt_world *world, const char *what, gt_status st, gt_error *err);
+
 /* --- a sweep over ranks ---------------------------------------------------------- */
 
 typedef struct {

@@ -104,6 +104,7 @@ typedef struct {
     const char *meter;              /* energy.h meter spec */
     int interval_ms;
     const cJSON *knobs;             /* the knobs: mapping, or NULL */
+    int data_parallel;              /* train.data_parallel: 1 true, 0 false, -1 auto (several MPI ranks) */
 } gt_pipeline_spec;
 
 /* Loads path, applies the --set assignments ("train.lr=1e-3") in order, and
@@ -125,6 +126,8 @@ typedef struct {
     void (*log)(void *ctx, const char *line); /* one-line notes and warnings (may be NULL) */
     void *log_ctx;
     volatile sig_atomic_t *stop;    /* set non-zero (a signal handler): the run stops at the next batch */
+    struct gt_world *world;         /* MPI ranks to train data-parallel over (greentune/parallel.h); NULL:
+                                       this process alone */
 } gt_run_options;
 
 GT_API void gt_run_options_init(gt_run_options *o);

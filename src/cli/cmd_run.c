@@ -4,7 +4,9 @@
  * One metered fine-tuning run of the built-in pipeline (design.md): the six
  * stages' energy and time, the test metrics, the knobs and their evidence. A
  * summary goes to stderr; the run record to --json. Ctrl-C stops the run at
- * the next batch, restores machine state and leaves no checkpoint behind. */
+ * the next batch, restores machine state and leaves no checkpoint behind.
+ * Under mpirun or srun the ranks train data-parallel (docs/cluster.md); rank
+ * 0 shows the progress, writes the files and says what went wrong. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,6 +15,7 @@
 
 #include "cli.h"
 #include "greentune/config.h"
+#include "greentune/parallel.h"
 #include "greentune/pipeline.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -41,6 +44,10 @@ static void usage(FILE *out)
           "  --dry-run           check the file and the knobs, print the plan, run nothing\n"
           "  -q, --quiet         no progress and no summary (errors still print)\n"
           "  -h, --help          this help\n"
+          "\n"
+          "Under mpirun or srun (N ranks) the ranks train data-parallel: each takes 1/N of every batch\n"
+          "and the gradients are summed with MPI_Allreduce; the record's energy is summed over the\n"
+          "nodes, with each node, each rank and the communication under \"parallel\" (docs/cluster.md).\n"
           "\n"
           "Exit status: 0 done, 1 the run failed (one line says why), 2 a bad command line,\n"
           "pipeline file or knob (nothing ran), 130 interrupted.\n",
@@ -125,48 +132,70 @@ static void print_plan(const gt_pipeline_spec *s, const gt_knob_set *knobs)
         printf("  knobs      %s\n", err.message);
 }
 
-static int run(const run_args *a)
+/* The exit code of a failed run; rank 0 says why (another rank's failure
+ * reaches it through gt_world_agree), other ranks only when the job is
+ * broken and about to end, since then rank 0 may not get to say it. */
+static int run_failed(gt_world *w, int code, const gt_error *err)
+{
+    if (gt_world_rank(w) == 0 || gt_world_broken(w))
+        cli_fail(code, "%s", err->message);
+    if (gt_world_broken(w))
+        gt_world_abort(w, code);
+    return code;
+}
+
+static gt_status train(const run_args *a, gt_world *w, const gt_pipeline_spec *spec, gt_knob_set *knobs,
+                       cJSON **record, gt_error *err)
+{
+    int lead = gt_world_rank(w) == 0;
+    gt_progress_options po = {.tty = -1, .unit = "step"};
+    gt_progress *progress = a->quiet || !lead ? NULL : gt_progress_new(&po);
+    gt_run_options o;
+    gt_run_options_init(&o);
+    o.out_dir = a->out;
+    o.predictions_path = a->predictions;
+    o.label = a->pipeline;
+    o.world = w;
+    if (progress) {
+        o.progress = gt_progress_sink_of(progress);
+        o.log = log_line;
+        o.log_ctx = progress;
+    }
+    o.stop = &stop_requested;
+    struct sigaction action = {.sa_handler = on_stop}, old_int, old_term;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, &old_int);
+    sigaction(SIGTERM, &action, &old_term);
+    gt_status st = gt_pipeline_run(spec, knobs, &o, record, err);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    gt_progress_free(progress);
+    if (st == GT_OK && lead && a->json && gt_json_write_file(a->json, *record, err) != GT_OK)
+        st = err->status;
+    return gt_world_agree(w, "run", st, err);
+}
+
+static int run(const run_args *a, gt_world *w)
 {
     gt_error err = {0};
     gt_pipeline_spec spec;
-    if (gt_pipeline_spec_load(a->pipeline, a->sets, a->n_sets, &spec, &err) != GT_OK)
-        return cli_fail(CLI_EXIT_USAGE, "%s", err.message);
+    memset(&spec, 0, sizeof spec);
     gt_knob_set knobs;
     gt_knob_set_init(&knobs);
+    gt_status st = gt_pipeline_spec_load(a->pipeline, a->sets, a->n_sets, &spec, &err);
+    if (st == GT_OK && (st = gt_pipeline_spec_knobs(&spec, a->knobs, a->n_knobs, &knobs, &err)) == GT_OK)
+        st = gt_knob_set_check_available(&knobs, &err);
     int rc = 0;
-    if (gt_pipeline_spec_knobs(&spec, a->knobs, a->n_knobs, &knobs, &err) != GT_OK ||
-        gt_knob_set_check_available(&knobs, &err) != GT_OK) {
-        rc = cli_fail(CLI_EXIT_USAGE, "%s", err.message);
+    if ((st = gt_world_agree(w, a->pipeline, st, &err)) != GT_OK) {
+        rc = run_failed(w, CLI_EXIT_USAGE, &err); /* a bad file or knob: nothing ran */
     } else if (a->dry_run) {
-        print_plan(&spec, &knobs);
+        if (gt_world_rank(w) == 0)
+            print_plan(&spec, &knobs);
     } else {
-        gt_progress_options po = {.tty = -1, .unit = "step"};
-        gt_progress *progress = a->quiet ? NULL : gt_progress_new(&po);
-        gt_run_options o;
-        gt_run_options_init(&o);
-        o.out_dir = a->out;
-        o.predictions_path = a->predictions;
-        o.label = a->pipeline;
-        if (progress) {
-            o.progress = gt_progress_sink_of(progress);
-            o.log = log_line;
-            o.log_ctx = progress;
-        }
-        o.stop = &stop_requested;
-        struct sigaction action = {.sa_handler = on_stop}, old_int, old_term;
-        sigemptyset(&action.sa_mask);
-        sigaction(SIGINT, &action, &old_int);
-        sigaction(SIGTERM, &action, &old_term);
         cJSON *record = NULL;
-        gt_status st = gt_pipeline_run(&spec, &knobs, &o, &record, &err);
-        sigaction(SIGINT, &old_int, NULL);
-        sigaction(SIGTERM, &old_term, NULL);
-        gt_progress_free(progress);
-        if (st == GT_OK && a->json && gt_json_write_file(a->json, record, &err) != GT_OK)
-            st = err.status;
-        if (st != GT_OK)
-            rc = st == GT_ERR_INTERRUPTED ? cli_fail(130, "%s", err.message) : cli_fail_error(&err);
-        else if (!a->quiet)
+        if ((st = train(a, w, &spec, &knobs, &record, &err)) != GT_OK)
+            rc = run_failed(w, st == GT_ERR_INTERRUPTED ? 130 : CLI_EXIT_FAILURE, &err);
+        else if (!a->quiet && gt_world_rank(w) == 0)
             gt_run_summary(record, stderr);
         cJSON_Delete(record);
     }
@@ -180,8 +209,13 @@ int cmd_run(int argc, char **argv)
     run_args a;
     memset(&a, 0, sizeof a);
     int rc = parse_args(argc, argv, &a);
-    if (rc == 0)
-        rc = run(&a);
+    gt_world *w = NULL;
+    gt_error err = {0};
+    if (rc == 0 && gt_mpi_launcher() && gt_world_init(&w, &err) != GT_OK)
+        rc = cli_fail_error(&err);
+    else if (rc == 0)
+        rc = run(&a, w);
+    gt_world_finalize(w);
     free(a.sets);
     free(a.knobs);
     return rc < 0 ? 0 : rc;

@@ -15,6 +15,7 @@ struct gt_world {
     char node[GT_NODE_NAME_MAX];
     int nodes;              /* distinct nodes */
     int *rank_node;         /* the node (0 .. nodes-1, in order of first rank) of every rank */
+    char *names;            /* every rank's node name, GT_NODE_NAME_MAX bytes each */
     int ranks_on_node;
     /* One communicator per kind of traffic, so a rank that left one kind of
      * exchange early can never have its messages matched against another's:
@@ -45,8 +46,9 @@ int world_poll(gt_world *w, int *source, int *tag, cJSON **msg);
  * and not as a second copy of this rank. */
 void world_forget_launcher(void);
 
-/* The node of rank r. */
+/* The node of rank r: its index, its name. */
 int world_node_of(const gt_world *w, int rank);
+const char *world_node_name(const gt_world *w, int rank);
 
 /* --- a sweep over ranks: rank 0 coordinates (sweep_coordinator.c), the others
  * work (sweep_worker.c). Messages, each a JSON object:

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mpi/mpi_internal.h"
@@ -206,7 +207,7 @@ static gt_status learn_nodes(gt_world *w, gt_error *err)
     w->ranks_on_node = 0;
     for (int r = 0; r < w->size; r++)
         w->ranks_on_node += w->rank_node[r] == w->rank_node[w->rank];
-    free(names);
+    w->names = names;
     return GT_OK;
 }
 
@@ -253,6 +254,7 @@ void gt_world_finalize(gt_world *w)
     MPI_Comm_free(&w->step);
     MPI_Comm_free(&w->stage);
     free(w->rank_node);
+    free(w->names);
     free(w);
     int finalized = 0;
     MPI_Finalized(&finalized);
@@ -304,6 +306,77 @@ int gt_world_broken(const gt_world *w)
 int world_node_of(const gt_world *w, int rank)
 {
     return w && rank >= 0 && rank < w->size ? w->rank_node[rank] : 0;
+}
+
+const char *world_node_name(const gt_world *w, int rank)
+{
+    return w && rank >= 0 && rank < w->size ? w->names + (size_t)rank * GT_NODE_NAME_MAX : gt_world_node(w);
+}
+
+/* How long a rank waits for the others to reach an agreement. */
+static double agree_timeout_s(void)
+{
+    const char *text = getenv("GREENTUNE_MPI_WAIT_S");
+    double s = text ? atof(text) : 0;
+    return s > 0 ? s : 600;
+}
+
+/* The request done, polling gently (MPI's own wait spins on a core, which the
+ * node's meter would book to the run); 0 when the deadline passed first. */
+static int wait_gently(MPI_Request *req, double timeout_s)
+{
+    struct timespec start, now, pause = {0, 1000000};
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        int done = 0;
+        MPI_Test(req, &done, MPI_STATUS_IGNORE);
+        if (done)
+            return 1;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((double)(now.tv_sec - start.tv_sec) + (double)(now.tv_nsec - start.tv_nsec) * 1e-9 > timeout_s)
+            return 0;
+        nanosleep(&pause, NULL);
+    }
+}
+
+gt_status gt_world_agree(gt_world *w, const char *what, gt_status st, gt_error *err)
+{
+    if (!w || w->size == 1)
+        return st;
+    if (w->broken)
+        return st != GT_OK ? st : gt_error_set(err, GT_ERR_INTERNAL, "%s: the ranks lost step", what);
+    /* The lowest failing rank wins: the largest of size - rank. */
+    int mine = st != GT_OK ? w->size - w->rank : 0, worst = 0;
+    MPI_Request req;
+    double timeout = agree_timeout_s();
+    if (MPI_Iallreduce(&mine, &worst, 1, MPI_INT, MPI_MAX, w->stage, &req) != MPI_SUCCESS || !wait_gently(&req, timeout)) {
+        /* The others are stuck in an exchange this rank left (its failure
+         * says why), or gone. */
+        w->broken = 1;
+        if (st != GT_OK)
+            return gt_error_prefix(err, "rank %d on %s (the other ranks did not answer for %.0f s; ending the job): ",
+                                   w->rank, w->node, timeout);
+        return gt_error_set(err, GT_ERR_INTERNAL,
+                            "%s: rank %d on %s waited %.0f s for the other ranks — one of them is stuck or gone "
+                            "(its own message says why); ending the job (GREENTUNE_MPI_WAIT_S sets the wait)",
+                            what, w->rank, w->node, timeout);
+    }
+    if (!worst)
+        return st;
+    int root = w->size - worst;
+    struct {
+        int status;
+        char message[GT_ERROR_MESSAGE_MAX];
+    } failure = {0, ""};
+    if (w->rank == root) {
+        failure.status = (int)st;
+        snprintf(failure.message, sizeof failure.message, "%s", err->message);
+    }
+    MPI_Bcast(&failure, (int)sizeof failure, MPI_BYTE, root, w->stage);
+    if (w->rank == root)
+        return st;
+    return gt_error_set(err, (gt_status)failure.status, "rank %d on %s: %s", root, world_node_name(w, root),
+                        failure.message);
 }
 
 gt_status world_send(gt_world *w, int dest, int tag, const cJSON *msg, gt_error *err)
@@ -425,6 +498,20 @@ int world_node_of(const gt_world *w, int rank)
     (void)w;
     (void)rank;
     return 0;
+}
+
+const char *world_node_name(const gt_world *w, int rank)
+{
+    (void)rank;
+    return gt_world_node(w);
+}
+
+gt_status gt_world_agree(gt_world *w, const char *what, gt_status st, gt_error *err)
+{
+    (void)w;
+    (void)what;
+    (void)err;
+    return st;
 }
 
 gt_status world_send(gt_world *w, int dest, int tag, const cJSON *msg, gt_error *err)

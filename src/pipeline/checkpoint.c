@@ -171,7 +171,7 @@ static double file_bytes(const char *dir, const char *name)
 gt_status pl_stage_save(gt_pipeline_ctx *p, const char *dir, gt_error *err)
 {
     gt_status st = pl_hooks_run(p, GT_HOOK_SAVE, err);
-    if (st != GT_OK)
+    if (st != GT_OK || !dir)
         return st;
     char path[4096];
     snprintf(path, sizeof path, "%s/config.json", dir);

@@ -28,8 +28,8 @@ gt_status pl_stage_eval(gt_pipeline_ctx *p, gt_error *err)
     if (!p->test_logits || !p->test_predictions)
         return gt_error_set(err, GT_ERR_NOMEM, "eval: out of memory for %zu samples", n);
     double t0 = now_s();
-    st = pl_infer(p->model, &p->test.enc, &p->eval_batch, p->test_logits, &p->opt->progress, "eval", p->opt->stop,
-                  err);
+    st = pl_infer_sharded(p->dp, p->model, &p->test.enc, &p->eval_batch, p->test_logits, &p->opt->progress, "eval",
+                          p->opt->stop, err);
     double seconds = now_s() - t0;
     if (st != GT_OK)
         return st;

@@ -4,14 +4,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mpi/data_parallel.h"
 #include "pipeline/pipeline_internal.h"
 
 gt_status pl_infer(gt_nn_model *m, const gt_encoded *enc, const gt_batch_options *bo, float *logits,
                    const gt_progress_sink *progress, const char *label, volatile sig_atomic_t *stop, gt_error *err)
 {
+    return pl_infer_sharded(NULL, m, enc, bo, logits, progress, label, stop, err);
+}
+
+gt_status pl_infer_sharded(pl_dp *dp, gt_nn_model *m, const gt_encoded *enc, const gt_batch_options *bo,
+                           float *logits, const gt_progress_sink *progress, const char *label,
+                           volatile sig_atomic_t *stop, gt_error *err)
+{
     if (enc->n == 0)
         return GT_OK;
     int k = gt_nn_model_config(m)->num_labels;
+    if (pl_dp_size(dp) > 1)
+        memset(logits, 0, enc->n * (size_t)k * sizeof *logits); /* other ranks' rows: summed in below */
     gt_batch_options o = *bo;
     o.shuffle = 0;
     o.drop_last = 0;
@@ -27,10 +37,13 @@ gt_status pl_infer(gt_nn_model *m, const gt_encoded *enc, const gt_batch_options
     gt_nn_model_set_training(m, 0);
     size_t n = st == GT_OK ? gt_batcher_count(b) : 0;
     for (size_t i = 0; i < n && st == GT_OK; i++) {
-        if (stop && *stop) {
+        /* Ranks take turns at the batches and agree on stopping once a round. */
+        if (i % (size_t)pl_dp_size(dp) == 0 && pl_dp_stop(dp, stop && *stop)) {
             st = pl_interrupted(label, err);
             break;
         }
+        if (!pl_dp_takes_batch(dp, i))
+            continue;
         if ((st = gt_batcher_get(b, i, &batch, err)) != GT_OK ||
             (st = gt_nn_infer(m, batch.ids, batch.lengths, (int)batch.B, (int)batch.T, out, err)) != GT_OK)
             break;
@@ -38,6 +51,8 @@ gt_status pl_infer(gt_nn_model *m, const gt_encoded *enc, const gt_batch_options
             memcpy(logits + batch.samples[r] * (size_t)k, out + r * (size_t)k, (size_t)k * sizeof *out);
         gt_progress_report(progress, label, i + 1, n, NULL);
     }
+    if (st == GT_OK)
+        st = pl_dp_gather_logits(dp, logits, enc->n * (size_t)k, err);
     gt_batch_free(&batch);
     gt_batcher_free(b);
     free(out);

@@ -10,7 +10,7 @@ gt_status pl_stage_data(gt_pipeline_ctx *p, gt_error *err);
 gt_status pl_stage_tokenize(gt_pipeline_ctx *p, gt_error *err);
 gt_status pl_stage_load(gt_pipeline_ctx *p, gt_error *err);
 gt_status pl_stage_train(gt_pipeline_ctx *p, gt_error *err);
-gt_status pl_stage_save(gt_pipeline_ctx *p, const char *dir, gt_error *err);
+gt_status pl_stage_save(gt_pipeline_ctx *p, const char *dir, gt_error *err); /* dir NULL: hooks only */
 gt_status pl_stage_eval(gt_pipeline_ctx *p, gt_error *err);
 
 /* Runs every knob's hook for a point, in the order of the set. */
@@ -40,6 +40,11 @@ gt_status pl_load_weights(gt_nn_model *m, const char *dir, int strict, gt_nn_loa
  * time; the model is put in eval mode and left there. */
 gt_status pl_infer(gt_nn_model *m, const gt_encoded *enc, const gt_batch_options *bo, float *logits,
                    const gt_progress_sink *progress, const char *label, volatile sig_atomic_t *stop, gt_error *err);
+/* The same with the batches shared among data-parallel ranks (dp NULL: all
+ * here); every rank ends with every document's logits. */
+gt_status pl_infer_sharded(struct pl_dp *dp, gt_nn_model *m, const gt_encoded *enc, const gt_batch_options *bo,
+                           float *logits, const gt_progress_sink *progress, const char *label,
+                           volatile sig_atomic_t *stop, gt_error *err);
 /* argmax of each row of logits (n x k). */
 void pl_argmax(const float *logits, size_t n, int k, int *out);
 /* Mean cross-entropy of logits against labels, in double. */
@@ -62,5 +67,7 @@ void pl_checkpoint_remove(const char *dir);
 
 /* design.md's run JSON from the context and the finished measurement. */
 cJSON *pl_record(gt_pipeline_ctx *p, const gt_energy_result *energy);
+/* {"energy_j", "duration_s", "components": {"cpu_j", "dram_j", "gpu_j"}}: a stage's window. */
+cJSON *pl_window_json(const double joules[GT_COMPONENTS], double energy_j, double duration_s);
 
 #endif

@@ -11,7 +11,7 @@
 static const char *const stage_names[] = {"data", "tokenize", "load", "train", "save", "eval", NULL};
 static const char *const component_keys[GT_COMPONENTS] = {"cpu_j", "dram_j", "gpu_j"};
 
-static cJSON *window_json(const double joules[GT_COMPONENTS], double energy_j, double duration_s)
+cJSON *pl_window_json(const double joules[GT_COMPONENTS], double energy_j, double duration_s)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "energy_j", energy_j);
@@ -38,7 +38,7 @@ static void add_energy(cJSON *o, const gt_energy_result *e)
         const gt_task_result *t = find_task(e, *name);
         static const double none[GT_COMPONENTS] = {0};
         const gt_energy_window *w = t ? &t->window : NULL;
-        cJSON_AddItemToObject(stages, *name, window_json(w ? w->joules : none, w ? w->energy_j : 0,
+        cJSON_AddItemToObject(stages, *name, pl_window_json(w ? w->joules : none, w ? w->energy_j : 0,
                                                          w ? w->duration_s : 0));
         for (int c = 0; w && c < GT_COMPONENTS; c++)
             joules[c] += w->joules[c];
@@ -48,8 +48,9 @@ static void add_energy(cJSON *o, const gt_energy_result *e)
     double other[GT_COMPONENTS];
     for (int c = 0; c < GT_COMPONENTS; c++)
         other[c] = e->total.joules[c] - joules[c];
-    cJSON_AddItemToObject(o, "other", window_json(other, e->total.energy_j - energy, e->total.duration_s - duration));
-    cJSON_AddItemToObject(o, "total", window_json(e->total.joules, e->total.energy_j, e->total.duration_s));
+    cJSON_AddItemToObject(o, "other",
+                          pl_window_json(other, e->total.energy_j - energy, e->total.duration_s - duration));
+    cJSON_AddItemToObject(o, "total", pl_window_json(e->total.joules, e->total.energy_j, e->total.duration_s));
     cJSON_AddStringToObject(o, "meter", e->meter);
     cJSON_AddBoolToObject(o, "estimated", e->estimated);
     cJSON *detail = gt_energy_result_to_json(e, NULL);

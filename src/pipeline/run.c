@@ -10,6 +10,7 @@
 
 #include "greentune/fileio.h"
 #include "knobs/knob_internal.h"
+#include "mpi/data_parallel.h"
 #include "pipeline/pipeline_internal.h"
 
 void gt_run_options_init(gt_run_options *o)
@@ -45,9 +46,10 @@ gt_status pl_interrupted(const char *stage, gt_error *err)
     return gt_error_set(err, GT_ERR_INTERRUPTED, "%s: interrupted — the run stopped, nothing was saved", stage);
 }
 
+/* Data-parallel ranks agree, so that all of them stop at the same batch. */
 gt_status pl_check_stop(const gt_pipeline_ctx *p, const char *stage, gt_error *err)
 {
-    return p->opt->stop && *p->opt->stop ? pl_interrupted(stage, err) : GT_OK;
+    return pl_dp_stop(p->dp, p->opt->stop && *p->opt->stop) ? pl_interrupted(stage, err) : GT_OK;
 }
 
 gt_status pl_hooks_run(gt_pipeline_ctx *p, gt_hook_point point, gt_error *err)
@@ -81,6 +83,7 @@ static void ctx_free(gt_pipeline_ctx *p)
     free(p->test_logits);
     free(p->test_predictions);
     free(p->checkpoint_dir);
+    pl_dp_free(p->dp);
     cJSON *sections[] = {p->data_json, p->tokenize_json, p->model_json, p->train_json, p->eval_json, p->warnings};
     for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++)
         cJSON_Delete(sections[i]);
@@ -115,11 +118,12 @@ static gt_status ctx_init(gt_pipeline_ctx *p, const gt_pipeline_spec *s, gt_knob
 }
 
 /* The engine's threads: the threads knob's count (already set for OpenMP by
- * the knob), else system.threads, else OpenMP's default. */
+ * the knob), else system.threads, else the cores of the node shared among
+ * its data-parallel ranks, else OpenMP's default. */
 static gt_status set_threads(gt_pipeline_ctx *p, gt_error *err)
 {
     const gt_knob_use *knob = gt_knob_set_find(p->knobs, "threads");
-    int n = knob ? (int)gt_knob_int(knob, "n") : p->spec->threads;
+    int n = knob ? (int)gt_knob_int(knob, "n") : p->spec->threads ? p->spec->threads : pl_dp_threads(p->dp);
     if (knob && p->spec->threads && p->spec->threads != n)
         pl_warn(p, "system.threads %d is overridden by the threads knob (%d)", p->spec->threads, n);
     gt_status st = n > 0 ? gt_nn_set_threads(n, err) : GT_OK;
@@ -129,6 +133,8 @@ static gt_status set_threads(gt_pipeline_ctx *p, gt_error *err)
 
 typedef gt_status (*stage_fn)(gt_pipeline_ctx *p, gt_error *err);
 
+/* Data-parallel ranks other than rank 0 have no checkpoint directory: they
+ * run the save hooks and write nothing. */
 static gt_status save_stage(gt_pipeline_ctx *p, gt_error *err)
 {
     return pl_stage_save(p, p->checkpoint_dir, err);
@@ -142,34 +148,43 @@ static const struct {
     {"train", pl_stage_train}, {"save", save_stage},            {"eval", pl_stage_eval},
 };
 
-/* The stages under one measurement; *energy is filled when they all ran. */
+/* The stages under one measurement; *energy is filled when they all ran.
+ * Data-parallel ranks agree after every stage (pl_dp_agree): a stage that
+ * failed on one rank ends the run on all of them, with its message. */
 static gt_status measured_stages(gt_pipeline_ctx *p, gt_energy_result *energy, gt_error *err)
 {
     gt_measure_options mo;
     gt_measure_options_init(&mo);
     mo.meter = p->spec->meter;
     mo.interval_ms = p->spec->interval_ms;
-    gt_measurement *m;
-    gt_status st = gt_measurement_start(&mo, &m, err);
-    if (st != GT_OK)
+    gt_measurement *m = NULL;
+    gt_status st = pl_dp_agree(p->dp, "measure", gt_measurement_start(&mo, &m, err), err);
+    if (st != GT_OK) {
+        if (m)
+            gt_measurement_abort(m);
         return st;
-    for (size_t i = 0; i < sizeof stages / sizeof stages[0] && st == GT_OK; i++) {
-        if ((st = pl_check_stop(p, stages[i].name, err)) != GT_OK ||
-            (st = gt_measurement_task_start(m, stages[i].name, err)) != GT_OK)
-            break;
-        st = stages[i].run(p, err);
-        gt_error stop_err = {0};
-        gt_status stopped = gt_measurement_task_stop(m, stages[i].name, &stop_err);
-        if (st == GT_OK && stopped != GT_OK) {
-            *err = stop_err;
-            st = stopped;
-        }
     }
+    p->measurement = m;
+    for (size_t i = 0; i < sizeof stages / sizeof stages[0] && st == GT_OK; i++) {
+        if ((st = pl_check_stop(p, stages[i].name, err)) == GT_OK &&
+            (st = gt_measurement_task_start(m, stages[i].name, err)) == GT_OK) {
+            st = stages[i].run(p, err);
+            gt_error stop_err = {0};
+            gt_status stopped = gt_measurement_task_stop(m, stages[i].name, &stop_err);
+            if (st == GT_OK && stopped != GT_OK) {
+                *err = stop_err;
+                st = stopped;
+            }
+        }
+        st = pl_dp_agree(p->dp, stages[i].name, st, err);
+    }
+    p->measurement = NULL;
     if (st != GT_OK) {
         gt_measurement_abort(m);
         return st;
     }
-    return gt_measurement_finish(m, energy, err);
+    st = pl_dp_agree(p->dp, "measure", gt_measurement_finish(m, energy, err), err);
+    return st == GT_OK ? pl_dp_gather_energy(p->dp, energy, err) : st;
 }
 
 static gt_status write_predictions(const gt_pipeline_ctx *p, const char *path, gt_error *err)
@@ -221,6 +236,8 @@ static gt_status finish(gt_pipeline_ctx *p, gt_status st, gt_energy_result *ener
         st = write_predictions(p, p->opt->predictions_path, err);
     if (st == GT_OK && !(*record = pl_record(p, energy)))
         st = gt_error_set(err, GT_ERR_NOMEM, "run: out of memory for the record");
+    if (st == GT_OK)
+        pl_dp_record(p->dp, *record);
     return st;
 }
 
@@ -228,17 +245,27 @@ gt_status gt_pipeline_run(const gt_pipeline_spec *spec, gt_knob_set *knobs, cons
                           gt_error *err)
 {
     *record = NULL;
-    gt_run_options defaults;
-    gt_run_options_init(&defaults);
+    gt_run_options opt;
+    if (o)
+        opt = *o;
+    else
+        gt_run_options_init(&opt);
+    pl_dp *dp = NULL;
+    gt_status st = pl_dp_open(spec, opt.world, &dp, err);
+    if (st != GT_OK)
+        return st;
+    if (!pl_dp_writer(dp)) /* one checkpoint and one set of predictions: rank 0's */
+        opt.out_dir = opt.predictions_path = NULL;
     gt_pipeline_ctx p;
-    gt_status st = ctx_init(&p, spec, knobs, o ? o : &defaults, err);
+    st = ctx_init(&p, spec, knobs, &opt, err);
+    p.dp = dp;
     if (st == GT_OK)
         st = gt_knob_set_check_available(knobs, err);
     if (st == GT_OK)
         st = pl_out_dir_check(p.opt->out_dir, err);
     if (st == GT_OK)
         st = pl_model_config_prepare(&p, err);
-    if (st != GT_OK) {
+    if ((st = pl_dp_agree(p.dp, "run", st, err)) != GT_OK) { /* every rank ready, or none runs */
         ctx_free(&p);
         return st;
     }
@@ -254,9 +281,9 @@ gt_status gt_pipeline_run(const gt_pipeline_spec *spec, gt_knob_set *knobs, cons
     gt_energy_result energy;
     memset(&energy, 0, sizeof energy);
     st = set_threads(&p, err);
-    if (st == GT_OK)
+    if (st == GT_OK && pl_dp_writer(p.dp))
         st = pl_checkpoint_dir_create(p.opt->out_dir, &p.checkpoint_dir, err);
-    if (st == GT_OK)
+    if ((st = pl_dp_agree(p.dp, "run", st, err)) == GT_OK)
         st = measured_stages(&p, &energy, err);
     st = finish(&p, st, &energy, record, err);
     gt_nn_set_threads(threads_before, NULL); /* system.threads, too, ends with the run */

@@ -23,7 +23,7 @@ static const char *const model_keys[] = {"arch", "layers", "dim", "heads", "ffn"
 static const char *const scratch_model_keys[] = {"arch", "layers", "dim", "heads", "ffn", "activation", "pooling",
                                                  NULL};
 static const char *const train_keys[] = {"epochs", "batch", "lr", "warmup", "weight_decay", "seed", "optimizer",
-                                         "schedule", "clip", "max_steps", NULL};
+                                         "schedule", "clip", "max_steps", "data_parallel", NULL};
 static const char *const eval_keys[] = {"batch", NULL};
 static const char *const system_keys[] = {"threads", "meter", "interval_ms", NULL};
 
@@ -296,6 +296,12 @@ static gt_status read_train(gt_pipeline_spec *spec, gt_error *err)
     if (st == GT_OK)
         st = gt_config_int(cfg, "train.max_steps", 0, 0, 1000000000LL, &steps, err);
     spec->max_steps = (long)steps;
+    /* auto: data-parallel when started as several MPI ranks (docs/cluster.md). */
+    const cJSON *dp = gt_config_get(cfg, "train.data_parallel");
+    spec->data_parallel = cJSON_IsBool(dp) ? cJSON_IsTrue(dp) : -1;
+    if (st == GT_OK && dp && !cJSON_IsBool(dp) && !(cJSON_IsString(dp) && !strcmp(dp->valuestring, "auto")))
+        return gt_config_error(cfg, dp, "train.data_parallel", err, GT_ERR_INVALID,
+                               "expected true, false or auto (data-parallel when started by mpirun or srun)");
     return st;
 }
 

@@ -90,6 +90,9 @@ typedef struct gt_pipeline_ctx {
     int *test_predictions;
     /* the run record's sections, filled by the stages (hooks may add keys) */
     cJSON *data_json, *tokenize_json, *model_json, *train_json, *eval_json, *warnings;
+    /* data-parallel training over MPI ranks (src/mpi/data_parallel.h); NULL: this process alone */
+    struct pl_dp *dp;
+    gt_measurement *measurement;   /* the run's measurement, while the stages run */
 } gt_pipeline_ctx;
 
 typedef gt_status (*gt_stage_hook)(gt_knob_use *use, gt_pipeline_ctx *p, gt_error *err);

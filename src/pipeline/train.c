@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "mpi/data_parallel.h"
 #include "nn/optimizer.h"
 #include "pipeline/pipeline_internal.h"
 
@@ -53,7 +54,9 @@ static gt_status plan(gt_pipeline_ctx *p, trainer *t, gt_error *err)
     t->warmup = lround(s->warmup * (double)t->total);
     t->epochs = cJSON_CreateArray();
     t->first_loss = NAN;
-    return t->epochs ? GT_OK : gt_error_set(err, GT_ERR_NOMEM, "train: out of memory");
+    if (!t->epochs)
+        return gt_error_set(err, GT_ERR_NOMEM, "train: out of memory");
+    return pl_dp_train_begin(p->dp, p->model, p->measurement, t->micro_per_epoch, p->train_batch.batch_size, err);
 }
 
 /* One micro-batch; every accumulate-th (and the epoch's last) ends in an optimizer step. */
@@ -66,20 +69,26 @@ static gt_status micro_batch(gt_pipeline_ctx *p, trainer *t, size_t i, int epoch
         return st;
     int first = i % (size_t)s->accumulate == 0;
     int last = (i + 1) % (size_t)s->accumulate == 0 || i + 1 == t->micro_per_epoch;
+    pl_shard shard; /* this data-parallel rank's rows (all of them alone) and their share */
+    pl_dp_shard(p->dp, b, &shard);
     double t0 = now_s();
     if (first)
         gt_nn_zero_grad(p->model);
-    float loss;
-    if ((st = gt_nn_forward(p->model, b->ids, b->lengths, b->labels, (int)b->B, (int)b->T, NULL, &loss, err)) !=
-        GT_OK)
+    float loss = 0;
+    if (shard.B > 0 && (st = gt_nn_forward(p->model, shard.ids, shard.lengths, shard.labels, shard.B, (int)b->T,
+                                           NULL, &loss, err)) != GT_OK)
+        return st;
+    if ((st = pl_dp_loss(p->dp, loss, shard.share, &loss, err)) != GT_OK)
         return st;
     if (!isfinite(loss))
         return gt_error_set(err, GT_ERR_INVALID,
                             "train: the loss is %g at step %ld of epoch %d — training diverged; lower train.lr "
                             "(now %g) or keep train.clip on", loss, t->step + 1, epoch + 1, s->lr);
-    if ((st = gt_nn_backward(p->model, 1.0f / (float)s->accumulate, err)) != GT_OK)
+    if (shard.B > 0 && (st = gt_nn_backward(p->model, shard.share / (float)s->accumulate, err)) != GT_OK)
         return st;
     if (last) {
+        if ((st = pl_dp_allreduce_gradients(p->dp, p->model, err)) != GT_OK)
+            return st;
         double lr = lr_at(t->schedule, s->lr, t->step, t->warmup, t->total);
         if ((st = gt_nn_step(p->model, lr, s->clip, &t->last_norm, err)) != GT_OK)
             return st;
@@ -111,8 +120,8 @@ static gt_status validate(gt_pipeline_ctx *p, cJSON *epoch_json, gt_error *err)
     int k = p->model_config.num_labels;
     float *logits = malloc(n * (size_t)k * sizeof *logits);
     int *pred = malloc(n * sizeof *pred);
-    gt_status st = logits && pred ? pl_infer(p->model, &p->val.enc, &p->eval_batch, logits, &p->opt->progress,
-                                             "validate", p->opt->stop, err)
+    gt_status st = logits && pred ? pl_infer_sharded(p->dp, p->model, &p->val.enc, &p->eval_batch, logits,
+                                                     &p->opt->progress, "validate", p->opt->stop, err)
                                   : gt_error_set(err, GT_ERR_NOMEM, "validate: out of memory");
     gt_metrics m;
     if (st == GT_OK) {
