@@ -48,13 +48,6 @@ struct pl_dp {
     rank_energy *energy;      /* rank 0, after the gather: one per rank */
 };
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 gt_status pl_dp_open(const gt_pipeline_spec *spec, struct gt_world *world, pl_dp **dp, gt_error *err)
 {
     *dp = NULL;
@@ -143,6 +136,13 @@ int pl_dp_takes_batch(const pl_dp *dp, size_t i)
 /* --- with MPI: the exchanges --------------------------------------------------------- */
 
 #if GREENTUNE_HAVE_MPI
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
 
 static gt_status mpi_failed(const char *what, int rc, gt_error *err)
 {
