@@ -39,6 +39,7 @@
 #define OUTPUT_TAIL_MAX 8192
 #define CONTROL_MAX (8u << 20) /* a run record is far smaller; the store takes 4 MiB */
 #define KILL_GRACE_S 10.0
+#define STOP_SIGNAL_GRACE_S 1.0 /* stopped_with_run */
 
 /* --- the child ------------------------------------------------------------------- */
 
@@ -125,8 +126,12 @@ static gt_status run_command(const gt_experiment *exp, const gt_sweep_variant *v
     gt_status st = gt_measure_command(&co, &r, err);
     if (st != GT_OK)
         return st;
-    if (r.forwarded_signal || child_stop)
-        st = gt_error_set(err, GT_ERR_INTERRUPTED, "%s: stopped by a signal", v->command[0]);
+    /* A command ended by a stop signal of its own was most likely sent it
+     * with the whole job (the parent decides: stopped_with_run). */
+    int stop_signal = r.term_signal == SIGTERM || r.term_signal == SIGINT || r.term_signal == SIGHUP;
+    if (r.forwarded_signal || child_stop || stop_signal)
+        st = gt_error_set(err, GT_ERR_INTERRUPTED, "%s: stopped by a signal%s%s", v->command[0],
+                          stop_signal ? " " : "", stop_signal ? strsignal(r.term_signal) : "");
     else if (r.exit_code != 0)
         st = gt_error_set(err, GT_ERR_IO, "%s: exited with status %d%s", v->command[0], r.exit_code,
                           r.term_signal ? " (killed by a signal)" : "");
@@ -337,6 +342,26 @@ static void recover_machine_state(gt_run_outcome *out)
     }
 }
 
+/* The child said it was stopped by a signal. */
+static int reported_interrupted(const control_state *c)
+{
+    const char *space = c->error_line ? strchr(c->error_line, ' ') : NULL;
+    return space && !strncmp(c->error_line, gt_status_name(GT_ERR_INTERRUPTED), (size_t)(space - c->error_line));
+}
+
+/* A run ended by a stop signal while the sweep was not (yet) stopping: a
+ * signal sent to every process at once (Ctrl-C to a process group, Slurm's
+ * scancel, mpirun ending a job) can end the run before the sweep has run its
+ * own handler. Such a run was stopped, not failed, if the sweep's stop shows
+ * within a moment. */
+static int stopped_with_run(const control_state *c, int status, volatile sig_atomic_t *stop)
+{
+    int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    if (!stop || (!reported_interrupted(c) && sig != SIGTERM && sig != SIGINT && sig != SIGHUP))
+        return 0;
+    return exp_sleep(STOP_SIGNAL_GRACE_S, stop);
+}
+
 static void interpret(const control_state *c, int status, int timed_out, int stopped, double timeout_s,
                       gt_run_outcome *out)
 {
@@ -351,8 +376,7 @@ static void interpret(const control_state *c, int status, int timed_out, int sto
         snprintf(why, sizeof why, "stopped after the experiment's timeout_s of %g s", timeout_s);
     } else if (c->error_line) {
         const char *space = strchr(c->error_line, ' ');
-        if (space && !strncmp(c->error_line, gt_status_name(GT_ERR_INTERRUPTED), (size_t)(space - c->error_line)) &&
-            stopped) {
+        if (reported_interrupted(c) && stopped) {
             out->interrupted = 1;
             return;
         }
@@ -407,6 +431,8 @@ static gt_status fork_run(void *ctx, const gt_experiment *exp, const gt_sweep_va
     int status = supervise(pid, &control, &output, &c, exp->timeout_s, stop, &timed_out, &stopped);
     close(control_pipe[0]);
     close(output_pipe[0]);
+    if (!stopped && !timed_out && !(c.record_line && WIFEXITED(status) && WEXITSTATUS(status) == 0))
+        stopped = stopped_with_run(&c, status, stop);
     interpret(&c, status, timed_out, stopped, exp->timeout_s, out);
     if (output.len)
         out->output_tail = output.buf, output.buf = NULL;

@@ -23,7 +23,9 @@ typedef struct {
     int repeat, cool;
     const gt_temperatures *idle_temperatures;
     int *thermal_ok;
-    volatile sig_atomic_t stop;
+    /* The worker's own stop flag (its signal handler's): a run stopped by a
+     * signal that reached the run too must still read as stopped, not failed. */
+    volatile sig_atomic_t *stop;
     pthread_mutex_t lock;         /* guards finished, status and note */
     int finished;
     char status[128];
@@ -62,10 +64,10 @@ static void *job_main(void *arg)
     } else {
         if (j->cool && (j->exp->cooldown_s > 0 || j->exp->thermal_band_c > 0)) {
             job_progress(j, "cooling down", 0, 0, NULL);
-            exp_cool_down(j->exp, &j->stop, j->idle_temperatures, j->thermal_ok, job_note, j);
+            exp_cool_down(j->exp, j->stop, j->idle_temperatures, j->thermal_ok, job_note, j);
         }
         gt_progress_sink sink = {job_progress, j};
-        j->st = j->executor->run(j->executor->ctx, j->exp, j->v, j->repeat, &sink, &j->stop, &j->out, &j->err);
+        j->st = j->executor->run(j->executor->ctx, j->exp, j->v, j->repeat, &sink, j->stop, &j->out, &j->err);
     }
     pthread_mutex_lock(&j->lock);
     j->finished = 1;
@@ -82,13 +84,15 @@ typedef struct {
     gt_sweep_summary *s;
     gt_temperatures idle_temperatures;
     int thermal_ok;
+    volatile sig_atomic_t own_stop; /* the stop flag when the caller gave none */
+    volatile sig_atomic_t *stop;  /* set by a signal, or by rank 0 stopping the sweep */
     int quit;                     /* rank 0 said the sweep is over */
-    int leaving;                  /* a signal stopped this worker: it takes no more runs */
+    int leaving;                  /* this worker was stopped: it takes no more runs */
 } worker;
 
 static int signalled(const worker *wk)
 {
-    return wk->o->sweep.stop && *wk->o->sweep.stop;
+    return *wk->stop != 0;
 }
 
 static void send_quietly(worker *wk, int tag, cJSON *msg)
@@ -165,13 +169,13 @@ static cJSON *run_result(worker *wk, job *j, int64_t run)
 }
 
 /* Messages while a job runs: a stop (the sweep is stopping) or the end. */
-static void listen(worker *wk, job *j)
+static void listen(worker *wk)
 {
     int source, tag;
     cJSON *msg;
     while (world_poll(wk->w, &source, &tag, &msg)) {
         if (tag == SWEEP_STOP || tag == SWEEP_QUIT)
-            j->stop = 1;
+            *wk->stop = 1;
         if (tag == SWEEP_QUIT)
             wk->quit = 1;
         cJSON_Delete(msg);
@@ -198,9 +202,9 @@ static void supervise(worker *wk, job *j, int64_t run)
         pthread_mutex_unlock(&j->lock);
         if (text[0])
             send_note(wk, text);
+        listen(wk);
         if (signalled(wk))
-            j->stop = 1, wk->leaving = 1;
-        listen(wk, j);
+            wk->leaving = 1;
         if (!finished && exp_now() - beat >= SWEEP_BEAT_S) {
             cJSON *msg = cJSON_CreateObject();
             cJSON_AddNumberToObject(msg, "run", (double)run);
@@ -226,9 +230,10 @@ static void do_job(worker *wk, const gt_sweep_variant *v, int64_t run, int repea
     j.cool = cool;
     j.idle_temperatures = &wk->idle_temperatures;
     j.thermal_ok = &wk->thermal_ok;
+    j.stop = wk->stop;
     if (signalled(wk))
-        j.stop = 1, wk->leaving = 1;
-    if (v && j.stop)
+        wk->leaving = 1;
+    if (v && *j.stop)
         j.out.interrupted = 1; /* stopped before it started */
     else
         supervise(wk, &j, run);
@@ -281,6 +286,7 @@ gt_status sweep_work(gt_world *w, const gt_experiment *exp, const gt_mpi_sweep_o
     (void)err;
     memset(s, 0, sizeof *s);
     worker wk = {.w = w, .exp = exp, .o = o, .s = s, .thermal_ok = exp->thermal_band_c > 0};
+    wk.stop = o->sweep.stop ? o->sweep.stop : &wk.own_stop;
     /* The runs' commands are programs of their own, not more of this rank. */
     world_forget_launcher();
     if (wk.thermal_ok)

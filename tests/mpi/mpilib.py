@@ -82,6 +82,17 @@ def alone(args, cwd, timeout=240, env=None):
     return p.returncode, p.stdout, p.stderr
 
 
+def finish(job, timeout, checks, what):
+    """A Popen'd job's stderr once it has ended; killed, and a failure of
+    checks, when it has not within timeout."""
+    try:
+        return job.communicate(timeout=timeout)[1]
+    except subprocess.TimeoutExpired:
+        job.kill()
+        checks.check(False, "%s: the job did not end within %d s" % (what, timeout))
+        return job.communicate()[1]
+
+
 def load(path):
     with open(path) as f:
         return json.load(f)
