@@ -41,6 +41,11 @@ GT_API const char *gt_mpi_launcher(void);
 GT_API gt_status gt_world_init(gt_world **world, gt_error *err);
 /* MPI_Finalize; NULL is fine. */
 GT_API void gt_world_finalize(gt_world *world);
+/* Before gt_world_init, in a job whose ranks make sure themselves that their
+ * last messages arrived (a sweep: gt_sweep_execute_mpi): MPI_Finalize then
+ * does not wait for every other rank. OpenMPI 4's waits forever, now and
+ * then, for a rank that was lost (killed under mpirun --enable-recovery). */
+GT_API void gt_world_finalize_alone(void);
 /* Ends every rank of the job (MPI_Abort): the way out once a rank is stuck
  * in a collective that another rank left (gt_world_broken). */
 GT_API void gt_world_abort(gt_world *world, int code);

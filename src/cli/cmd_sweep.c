@@ -136,6 +136,7 @@ int cmd_sweep(int argc, char **argv)
                         optind >= argc ? "no experiment file given" : "one experiment file at a time");
     gt_world *w = NULL;
     gt_error err = {0};
+    gt_world_finalize_alone(); /* a lost rank must not hold the others at the end */
     if (gt_mpi_launcher() && gt_world_init(&w, &err) != GT_OK)
         return cli_fail_error(&err);
     if (gt_world_rank(w) != 0) {

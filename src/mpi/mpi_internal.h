@@ -23,6 +23,8 @@ struct gt_world {
      * step's collectives, stage the agreements at stage boundaries. */
     MPI_Comm msg, step, stage;
     int broken;
+    char **held;            /* buffers of abandoned sends, freed after MPI_Finalize */
+    int n_held;
 };
 
 /* Holds the lock while the calling thread is inside MPI; a fork() from
@@ -37,6 +39,12 @@ const char *world_error_text(int code, char *buf, int size);
 
 /* Sends msg (JSON text) to dest; fails only when MPI does. */
 gt_status world_send(gt_world *w, int dest, int tag, const cJSON *msg, gt_error *err);
+/* Sends msg to each of ranks[0..n) and waits until each has received it,
+ * reading and dropping what arrives meanwhile (a rank blocked sending this
+ * one a long message receives nothing until it is read), for at most
+ * timeout_s. Once it returns, what a rank took is not still on its way, so
+ * this rank may end without a barrier. Returns how many took it. */
+int world_send_all_sync(gt_world *w, const int *ranks, int n, int tag, const cJSON *msg, double timeout_s);
 /* A waiting message, without blocking: 1 and *msg (parsed; NULL when the text
  * was not JSON), *source, *tag filled; 0 when none is waiting. */
 int world_poll(gt_world *w, int *source, int *tag, cJSON **msg);

@@ -24,6 +24,7 @@
 #include "mpi/mpi_internal.h"
 
 #define STOP_GRACE_S 30.0 /* a stopping worker stops its run within 10 s (TERM, then KILL) */
+#define QUIT_WAIT_S 10.0  /* how long the end of the sweep waits for a worker to hear it */
 
 typedef enum { W_WAITING, W_READY, W_UNUSABLE, W_LOST } worker_state;
 typedef enum { JOB_NONE, JOB_RUN, JOB_IDLE } job_kind;
@@ -458,10 +459,22 @@ static gt_status coordinate_loop(coordinator *c, gt_error *err)
     }
 }
 
+/* Every worker in ranks[0..n) hears the sweep is over, and has heard it when
+ * this returns (or is not listening): the ranks end without waiting for
+ * each other (gt_world_finalize_alone). */
+static int tell_quit(gt_world *w, const int *ranks, int n)
+{
+    cJSON *quit = cJSON_CreateObject();
+    int told = quit ? world_send_all_sync(w, ranks, n, SWEEP_QUIT, quit, QUIT_WAIT_S) : 0;
+    cJSON_Delete(quit);
+    return told;
+}
+
 /* After the loop: runs still out go back to planned, every worker that may
  * still listen is told the sweep is over. */
 static void wind_up(coordinator *c)
 {
+    int *ranks = calloc((size_t)gt_world_size(c->w), sizeof *ranks), n = 0;
     for (int r = 1; r < gt_world_size(c->w); r++) {
         worker *wk = &c->workers[r];
         if (wk->job == JOB_RUN) {
@@ -469,11 +482,20 @@ static void wind_up(coordinator *c)
             gt_store_release_run(c->store, wk->ref.id, &ignored);
         }
         job_over(c, r);
-        if (wk->state != W_LOST || store_owner_alive(&wk->owner)) {
+        if (wk->state != W_LOST) {
+            if (ranks)
+                ranks[n++] = r;
+        } else if (store_owner_alive(&wk->owner)) {
+            /* silent, maybe stopped: told, not waited for */
             gt_error ignored = {0};
             send_to(c, r, SWEEP_QUIT, cJSON_CreateObject(), &ignored);
         }
     }
+    int told = tell_quit(c->w, ranks, n);
+    if (told < n)
+        note(c, "%d worker rank%s did not hear that the sweep is over within %g s", n - told, n - told == 1 ? "" : "s",
+             QUIT_WAIT_S);
+    free(ranks);
 }
 
 static gt_status load_plan(coordinator *c, gt_error *err)
@@ -529,10 +551,11 @@ gt_status sweep_coordinate(gt_world *w, gt_store *store, const gt_experiment *ex
 
 void gt_sweep_coordinator_refuse(gt_world *w)
 {
-    cJSON *quit = cJSON_CreateObject();
-    for (int r = 1; quit && r < gt_world_size(w); r++) {
-        gt_error ignored = {0};
-        world_send(w, r, SWEEP_QUIT, quit, &ignored);
-    }
-    cJSON_Delete(quit);
+    int n = gt_world_size(w) - 1;
+    int *ranks = calloc((size_t)(n > 0 ? n : 1), sizeof *ranks);
+    for (int r = 1; ranks && r <= n; r++)
+        ranks[r - 1] = r;
+    if (ranks)
+        tell_quit(w, ranks, n);
+    free(ranks);
 }

@@ -253,13 +253,21 @@ void gt_world_finalize(gt_world *w)
     MPI_Comm_free(&w->msg);
     MPI_Comm_free(&w->step);
     MPI_Comm_free(&w->stage);
-    free(w->rank_node);
-    free(w->names);
-    free(w);
     int finalized = 0;
     MPI_Finalized(&finalized);
     if (!finalized)
         MPI_Finalize();
+    for (int i = 0; i < w->n_held; i++)
+        free(w->held[i]);
+    free(w->held);
+    free(w->rank_node);
+    free(w->names);
+    free(w);
+}
+
+void gt_world_finalize_alone(void)
+{
+    setenv("OMPI_MCA_async_mpi_finalize", "1", 0); /* a user's own setting wins */
 }
 
 void gt_world_abort(gt_world *w, int code)
@@ -321,19 +329,34 @@ static double agree_timeout_s(void)
     return s > 0 ? s : 600;
 }
 
+static double world_clock(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec * 1e-9;
+}
+
+/* Keeps a send buffer until MPI is done with it: after MPI_Finalize. */
+static void hold_until_finalize(gt_world *w, char *buffer)
+{
+    char **more = realloc(w->held, (size_t)(w->n_held + 1) * sizeof *more);
+    if (!more)
+        return; /* leaked rather than freed under MPI */
+    w->held = more;
+    w->held[w->n_held++] = buffer;
+}
+
 /* The request done, polling gently (MPI's own wait spins on a core, which the
  * node's meter would book to the run); 0 when the deadline passed first. */
 static int wait_gently(MPI_Request *req, double timeout_s)
 {
-    struct timespec start, now, pause = {0, 1000000};
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    for (;;) {
+    struct timespec pause = {0, 1000000};
+    for (double start = world_clock();;) {
         int done = 0;
         MPI_Test(req, &done, MPI_STATUS_IGNORE);
         if (done)
             return 1;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if ((double)(now.tv_sec - start.tv_sec) + (double)(now.tv_nsec - start.tv_nsec) * 1e-9 > timeout_s)
+        if (world_clock() - start > timeout_s)
             return 0;
         nanosleep(&pause, NULL);
     }
@@ -399,6 +422,53 @@ gt_status world_send(gt_world *w, int dest, int tag, const cJSON *msg, gt_error 
                             world_error_text(rc, why, sizeof why));
     }
     return GT_OK;
+}
+
+int world_send_all_sync(gt_world *w, const int *ranks, int n, int tag, const cJSON *msg, double timeout_s)
+{
+    char *text = cJSON_PrintUnformatted(msg);
+    MPI_Request *reqs = calloc((size_t)(n > 0 ? n : 1), sizeof *reqs);
+    if (!text || !reqs) {
+        free(text);
+        free(reqs);
+        return 0;
+    }
+    int len = (int)strlen(text) + 1, pending = 0, took = 0;
+    world_lock();
+    for (int i = 0; i < n; i++) {
+        if (MPI_Issend(text, len, MPI_CHAR, ranks[i], tag, w->msg, &reqs[i]) == MPI_SUCCESS)
+            pending++;
+        else
+            reqs[i] = MPI_REQUEST_NULL;
+    }
+    world_unlock();
+    struct timespec pause = {0, 1000000};
+    for (double start = world_clock(); pending > 0 && world_clock() - start < timeout_s;) {
+        int source, got_tag;
+        cJSON *dropped;
+        while (world_poll(w, &source, &got_tag, &dropped))
+            cJSON_Delete(dropped);
+        world_lock();
+        for (int i = 0; i < n; i++) {
+            int done = 0;
+            if (reqs[i] != MPI_REQUEST_NULL && MPI_Test(&reqs[i], &done, MPI_STATUS_IGNORE) == MPI_SUCCESS && done)
+                took++, pending--;
+        }
+        world_unlock();
+        if (pending > 0)
+            nanosleep(&pause, NULL);
+    }
+    world_lock();
+    for (int i = 0; i < n; i++)
+        if (reqs[i] != MPI_REQUEST_NULL)
+            MPI_Request_free(&reqs[i]); /* to a rank that never listened: MPI drops it when it can */
+    world_unlock();
+    free(reqs);
+    if (pending > 0)
+        hold_until_finalize(w, text); /* an abandoned send may read it until then */
+    else
+        free(text);
+    return took;
 }
 
 int world_poll(gt_world *w, int *source, int *tag, cJSON **msg)
@@ -520,6 +590,21 @@ gt_status world_send(gt_world *w, int dest, int tag, const cJSON *msg, gt_error 
     (void)tag;
     (void)msg;
     return gt_error_set(err, GT_ERR_UNSUPPORTED, "MPI: no rank %d in a build without MPI", dest);
+}
+
+void gt_world_finalize_alone(void)
+{
+}
+
+int world_send_all_sync(gt_world *w, const int *ranks, int n, int tag, const cJSON *msg, double timeout_s)
+{
+    (void)w;
+    (void)ranks;
+    (void)n;
+    (void)tag;
+    (void)msg;
+    (void)timeout_s;
+    return 0;
 }
 
 int world_poll(gt_world *w, int *source, int *tag, cJSON **msg)
