@@ -92,7 +92,15 @@ for e1, e2 in zip(one["train"]["epochs"], two["train"]["epochs"]):
 # The checkpoint: written once, by rank 0, with the weights one process reaches.
 w1, w2 = weights(os.path.join(d, "model1")), weights(os.path.join(d, "model2"))
 c.check(sorted(w1) == sorted(w2), "tensor names differ")
-diff = max(float(np.max(np.abs(w1[k] - w2[k]))) for k in w1)
+# Except the attention's key bias: it adds q.b_k to every key's score for a
+# query, which softmax ignores, so its true gradient is zero and what the
+# backward pass computes is rounding noise, different for a sum over two
+# shards; Adam scales any nonzero gradient up to steps of about lr, so that
+# bias wanders apart (1.6e-4 seen in the sanitizer build) while every other
+# weight agrees to about 1e-6.
+noise_only = [k for k in w1 if k.endswith("attention.self.key.bias")]
+c.check(len(noise_only) == 1, "key biases %r" % noise_only)
+diff = max(float(np.max(np.abs(w1[k] - w2[k]))) for k in w1 if k not in noise_only)
 c.check(diff < 1e-4, "weights differ from one process's by up to %g" % diff)
 c.check(sorted(os.listdir(os.path.join(d, "model2"))) == ["config.json", "model.safetensors", "tokenizer.json"],
         "model2 holds %r" % os.listdir(os.path.join(d, "model2")))
