@@ -78,6 +78,19 @@ gt_status energy_read_u64(const char *path, uint64_t *value, gt_error *err);
 void energy_note_add(char ***notes, int *count, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void energy_notes_free(char **notes, int count);
 
+/* --- carbon.c: the grid-intensity table ------------------------------------------ */
+typedef struct {
+    char iso3[4];
+    char name[64];
+    double g_per_kwh;
+    int year;
+    char source[16];
+} energy_grid_row;
+
+/* Finds iso3 in table (the text of grid_intensity.csv; rows are
+ * "iso3,country,g_co2e_per_kwh,year,source"); 1 when found. */
+int energy_grid_find(const char *table, const char *iso3, energy_grid_row *row);
+
 /* --- control.c: the `start NAME` / `stop NAME` line protocol -------------------- */
 #define CONTROL_LINE_MAX 256
 
