@@ -93,7 +93,9 @@ gt_status gt_sysfs_read_u64(const char *path, uint64_t *value, gt_error *err)
     char *end;
     errno = 0;
     unsigned long long v = strtoull(text, &end, 10);
-    if (!text[0] || text[0] == '-' || text[0] == '+' || *end || errno)
+    /* A digit first: strtoull would also skip blanks and negate a '-' after
+     * them, reading " -5" as 18446744073709551611 (found by fuzz_sysfs_value). */
+    if (text[0] < '0' || text[0] > '9' || *end || errno)
         return gt_error_set(err, GT_ERR_PARSE, "%s: expected a number, found \"%s\"", path, text);
     *value = v;
     return GT_OK;
