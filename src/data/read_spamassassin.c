@@ -56,9 +56,15 @@ gt_status gt_read_spamassassin_message(gt_dataset_builder *b, const char *conten
                               group);
     if (status == GT_OK) {
         char sample_id[128];
-        size_t id_len = (size_t)snprintf(sample_id, sizeof sample_id, "%s/%s", group,
-                                         cJSON_IsString(id) ? id->valuestring : "?");
-        status = gt_builder_add(b, text, text_len, label, sample_id, id_len, path, err);
+        int id_len = snprintf(sample_id, sizeof sample_id, "%s/%s", group, cJSON_IsString(id) ? id->valuestring : "?");
+        /* snprintf returns the length it wanted: a longer id used to be copied
+         * from past the buffer (found by fuzz_spamassassin). */
+        if (id_len < 0 || (size_t)id_len >= sizeof sample_id)
+            status = gt_error_set(err, GT_ERR_PARSE, "%s: its \"id\" is longer than %zu bytes — the download is "
+                                  "damaged; remove the data directory and run `make data` again", path,
+                                  sizeof sample_id - strlen(group) - 2);
+        else
+            status = gt_builder_add(b, text, text_len, label, sample_id, (size_t)id_len, path, err);
     }
     cJSON_Delete(obj);
     return status;
