@@ -405,6 +405,13 @@ gt_status gt_config_set(gt_config *cfg, const char *assignment, gt_error *err)
     const char *eq = strchr(assignment, '=');
     if (!eq || eq == assignment)
         return gt_io_error(err, GT_ERR_INVALID, "--set %.200s: expected KEY=VALUE (e.g. train.lr=1e-3)", assignment);
+    /* libyaml checks the value; the key becomes a mapping key as it is, and a
+     * tree with a key that is not UTF-8 cannot be written as JSON (found by
+     * fuzz_config_set). */
+    size_t bad = gt_utf8_invalid_at((const unsigned char *)assignment, strlen(assignment));
+    if (assignment[bad])
+        return gt_io_error(err, GT_ERR_INVALID, "--set %.*s...: not UTF-8 text (byte %zu)", (int)(bad < 60 ? bad : 60),
+                           assignment, bad);
     char **sources = realloc(cfg->sources, (cfg->source_count + 1) * sizeof *sources);
     if (!sources)
         return gt_io_error(err, GT_ERR_NOMEM, "out of memory");

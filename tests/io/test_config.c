@@ -298,6 +298,10 @@ static void test_set_overrides(void)
     CHECK_EQ_STR(err.message, "--set knobs.x={n: : did not find expected node content (while parsing a flow node) "
                               "(character 5)");
     CHECK_EQ_INT(gt_config_set(cfg, "knobs.y=*alias", &err), GT_ERR_PARSE);
+    /* A key that is not UTF-8 could not be written into a run's JSON. */
+    CHECK_EQ_INT(gt_config_set(cfg, "da\xe1ta.x=1", &err), GT_ERR_INVALID);
+    CHECK_EQ_STR(err.message, "--set da...: not UTF-8 text (byte 2)");
+    CHECK(gt_config_get(cfg, "da\xe1ta") == NULL);
     /* A wrong value from --set is reported against the --set, not the file. */
     CHECK_EQ_INT(gt_config_set(cfg, "train.lr=abc", &err), GT_OK);
     double lr;
