@@ -561,6 +561,28 @@ static void find_special_ids(gt_tokenizer *tok, const cJSON *root)
         tok->truncation_max_len = (size_t)max_length->valuedouble;
 }
 
+/* Every id the tokenizer can emit indexes the model's embedding table, which
+ * has vocab_size rows: the post processor's and the padding's ids come from the
+ * file on their own and must be inside the vocabulary too (a template id of
+ * 335 in a 331-token vocabulary was found by fuzz_tokenizer_json). */
+static gt_status check_emitted_ids(loader *L)
+{
+    const gt_tokenizer *tok = L->tok;
+    char id[32], size[32];
+    snprintf(size, sizeof size, "%zu", tok->vocab_size);
+    for (size_t i = 0; i < tok->n_prefix_ids + tok->n_suffix_ids; i++) {
+        int32_t v = i < tok->n_prefix_ids ? tok->prefix_ids[i] : tok->suffix_ids[i - tok->n_prefix_ids];
+        snprintf(id, sizeof id, "%d", (int)v);
+        if ((size_t)v >= tok->vocab_size)
+            return fail(L, GT_ERR_PARSE, "post_processor: special token id %s is outside the vocabulary of %s tokens",
+                        id, size);
+    }
+    snprintf(id, sizeof id, "%d", (int)tok->pad_id);
+    if (tok->pad_id >= 0 && (size_t)tok->pad_id >= tok->vocab_size)
+        return fail(L, GT_ERR_PARSE, "padding.pad_id %s is outside the vocabulary of %s tokens", id, size);
+    return GT_OK;
+}
+
 gt_status gt_tokenizer_from_json(gt_tokenizer **out, const char *json, size_t len, const char *name, gt_error *err)
 {
     *out = NULL;
@@ -601,9 +623,11 @@ gt_status gt_tokenizer_from_json(gt_tokenizer **out, const char *json, size_t le
         }
         tok->chunkable = chunk_independent(tok);
         find_special_ids(tok, root);
-        if (!(tok->json = malloc(len + 1)))
+        if (status == GT_OK)
+            status = check_emitted_ids(&L);
+        if (status == GT_OK && !(tok->json = malloc(len + 1)))
             status = fail(&L, GT_ERR_NOMEM, "out of memory", NULL, NULL);
-        else {
+        if (status == GT_OK) {
             memcpy(tok->json, json, len);
             tok->json[len] = '\0';
             tok->json_len = len;

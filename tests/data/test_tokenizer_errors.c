@@ -91,6 +91,24 @@ static void test_inconsistent_vocabularies_are_refused(void)
     CHECK_MSG(strstr(err.message, "byte_fallback"), "%s", err.message);
 }
 
+/* The post processor's and the padding's ids index the embedding table like
+ * every other id: one outside the vocabulary is refused, not emitted. */
+static void test_special_ids_outside_the_vocabulary(void)
+{
+    gt_error err = {0};
+    const char *template = "{\"type\": \"TemplateProcessing\", \"single\": [{\"SpecialToken\": {\"id\": \"[CLS]\"}},"
+                           " {\"Sequence\": {\"id\": \"A\"}}], \"special_tokens\": {\"[CLS]\": {\"ids\": [5000]}}}";
+    CHECK_EQ_INT(load_variant("template.json", NULL, "post_processor", template, &err), GT_ERR_PARSE);
+    CHECK_MSG(strstr(err.message, "template.json: post_processor: special token id 5000 is outside the vocabulary"),
+              "%s", err.message);
+    CHECK_EQ_INT(load_variant("bert.json", NULL, "post_processor",
+                              "{\"type\": \"BertProcessing\", \"cls\": [\"[CLS]\", 2], \"sep\": [\"[SEP]\", 99999]}", &err),
+                 GT_ERR_PARSE);
+    CHECK_MSG(strstr(err.message, "special token id 99999"), "%s", err.message);
+    CHECK_EQ_INT(load_variant("pad.json", NULL, "padding", "{\"pad_id\": 70000}", &err), GT_ERR_PARSE);
+    CHECK_MSG(strstr(err.message, "padding.pad_id 70000 is outside the vocabulary"), "%s", err.message);
+}
+
 static void test_max_len_must_leave_room_for_text(void)
 {
     gt_error err = {0};
@@ -147,6 +165,7 @@ int main(void)
     RUN(test_not_a_tokenizer_file);
     RUN(test_unsupported_components_are_named);
     RUN(test_inconsistent_vocabularies_are_refused);
+    RUN(test_special_ids_outside_the_vocabulary);
     RUN(test_max_len_must_leave_room_for_text);
     RUN(test_nul_bytes_inside_text);
     return test_summary();
