@@ -78,6 +78,9 @@ gt_status gt_sysfs_read_string(const char *path, char *buf, size_t size, gt_erro
     close(fd);
     if (longer)
         return gt_error_set(err, GT_ERR_PARSE, "%s: longer than %zu bytes, not a sysfs attribute", path, size - 1);
+    /* A NUL would end the string early: "184\0junk" must not read as 184. */
+    if (memchr(buf, '\0', n))
+        return gt_error_set(err, GT_ERR_PARSE, "%s: holds a NUL byte, not a sysfs attribute", path);
     while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
         n--;
     buf[n] = '\0';

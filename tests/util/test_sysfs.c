@@ -51,6 +51,9 @@ static void test_read_errors_say_what_is_wrong(void)
     test_write_file(test_path("blank-negative"), " -5\n", 4);
     CHECK_EQ_INT(gt_sysfs_read_u64(test_path("blank-negative"), &v, &err), GT_ERR_PARSE);
     CHECK(strstr(err.message, "expected a number, found \" -5\"") != NULL);
+    test_write_file(test_path("nul"), "184\0junk\n", 9);
+    CHECK_EQ_INT(gt_sysfs_read_u64(test_path("nul"), &v, &err), GT_ERR_PARSE);
+    CHECK(strstr(err.message, "holds a NUL byte") != NULL);
     test_write_file(test_path("long"), "0123456789abcdef", 16);
     CHECK_EQ_INT(gt_sysfs_read_string(test_path("long"), text, sizeof text, &err), GT_ERR_PARSE);
     CHECK(strstr(err.message, "longer than 7 bytes") != NULL);
