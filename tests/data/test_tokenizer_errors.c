@@ -109,6 +109,36 @@ static void test_special_ids_outside_the_vocabulary(void)
     CHECK_MSG(strstr(err.message, "padding.pad_id 70000 is outside the vocabulary"), "%s", err.message);
 }
 
+/* Length limits beyond any text (1e300) load as "no limit", not as an
+ * undefined conversion. */
+static void test_huge_length_limits_are_capped(void)
+{
+    char *text = test_read_file(fixture("tokenizers/wordpiece-tiny.json"), NULL);
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    cJSON_ReplaceItemInObject(cJSON_GetObjectItem(root, "model"), "max_input_chars_per_word", cJSON_CreateNumber(1e300));
+    cJSON *truncation = cJSON_CreateObject();
+    cJSON_AddNumberToObject(truncation, "max_length", 1e300);
+    cJSON_ReplaceItemInObject(root, "truncation", truncation);
+    char *json = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    gt_tokenizer *tok = NULL;
+    gt_error err = {0};
+    CHECK_EQ_INT(gt_tokenizer_from_json(&tok, json, strlen(json), "huge.json", &err), GT_OK);
+    free(json);
+    if (!tok)
+        return;
+    gt_tokenizer_facts facts;
+    gt_tokenizer_describe(tok, &facts);
+    CHECK(facts.truncation_max_len == (size_t)1e18);
+    int32_t *ids;
+    size_t n;
+    CHECK_EQ_INT(gt_tokenizer_encode(tok, "hello world", 11, NULL, &ids, &n, &err), GT_OK);
+    CHECK(n >= 3);
+    free(ids);
+    gt_tokenizer_free(tok);
+}
+
 static void test_max_len_must_leave_room_for_text(void)
 {
     gt_error err = {0};
@@ -166,6 +196,7 @@ int main(void)
     RUN(test_unsupported_components_are_named);
     RUN(test_inconsistent_vocabularies_are_refused);
     RUN(test_special_ids_outside_the_vocabulary);
+    RUN(test_huge_length_limits_are_capped);
     RUN(test_max_len_must_leave_room_for_text);
     RUN(test_nul_bytes_inside_text);
     return test_summary();
