@@ -76,6 +76,8 @@ typedef struct {
     gt_energy_window window; /* summed over every run of the task */
     int runs;                /* completed start/stop pairs */
     int open_at_finish;      /* still running at finish; closed there */
+    int incomplete;          /* the meter failed at one of its boundaries: the energy counts
+                                only up to the meter's last good reading (a lower bound) */
 } gt_task_result;
 
 typedef struct {
@@ -101,6 +103,9 @@ typedef struct {
     long trace_count;
     char **notes; /* warnings: skipped meters, late samples, tasks closed at finish */
     int note_count;
+    int incomplete; /* the meter failed before the end (a counter file vanished, NVML lost):
+                       total.energy_j stops at its last good reading (a lower bound);
+                       the duration is the real one. Tasks say the same for themselves. */
     /* the machine, for exports */
     char cpu_model[128];
     int cpu_count;

@@ -61,6 +61,8 @@ cJSON *gt_energy_result_to_json(const gt_energy_result *r, const gt_carbon *carb
     cJSON_AddBoolToObject(o, "estimated", r->estimated);
     cJSON_AddStringToObject(o, "scope", r->scope == GT_SCOPE_MACHINE ? "machine" : "process");
     merge(o, window_json(&r->total, carbon));
+    if (r->incomplete) /* the meter failed before the end: energy_j is a lower bound */
+        cJSON_AddBoolToObject(o, "incomplete", 1);
     cJSON *sources = cJSON_AddObjectToObject(o, "sources");
     for (int c = 0; c < GT_COMPONENTS; c++) {
         if (r->sources[c][0])
@@ -87,6 +89,8 @@ cJSON *gt_energy_result_to_json(const gt_energy_result *r, const gt_carbon *carb
         cJSON_AddBoolToObject(t, "estimated", r->estimated);
         if (r->tasks[i].open_at_finish)
             cJSON_AddBoolToObject(t, "open_at_finish", 1);
+        if (r->tasks[i].incomplete)
+            cJSON_AddBoolToObject(t, "incomplete", 1);
         cJSON_AddItemToObject(tasks, r->tasks[i].name, t);
     }
     cJSON_AddStringToObject(o, "meter_description", r->description);

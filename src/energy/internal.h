@@ -39,6 +39,9 @@ void estimate_machine_info(char *cpu_model, size_t model_size, int *cpu_count, d
 /* --- meter.c: the lock-holding read the sampler and task boundaries share --- */
 /* Reads every backend under the meter's lock; *now_s is the time of the read. */
 gt_status meter_read_timed(gt_meter *m, double *now_s, double joules[GT_COMPONENTS], gt_error *err);
+/* The last reading that succeeded (by anyone: a boundary or the sampler); 0
+ * when none has. */
+int meter_last_good(gt_meter *m, double *t, double joules[GT_COMPONENTS]);
 void meter_gpu_info(const gt_meter *m, int *count, char *model, size_t size);
 
 /* --- sampler.c: the background thread ------------------------------------------ */

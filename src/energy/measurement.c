@@ -16,6 +16,7 @@
 typedef struct {
     gt_task_result result;
     int running;
+    int start_lost; /* the meter failed at the start: this run counts no energy */
     double t_start, j_start[GT_COMPONENTS];
 } task;
 
@@ -27,6 +28,9 @@ struct gt_measurement {
     task *tasks;
     int task_count;
     sampler *sampler;
+    int lost_count;      /* boundary readings that failed, */
+    gt_error lost;       /* the first one's error */
+    double lost_after_s; /* and the time of the last good reading before it */
 };
 
 void gt_measure_options_init(gt_measure_options *o)
@@ -58,6 +62,31 @@ gt_status gt_measurement_start(const gt_measure_options *o, gt_measurement **out
     }
     *out = m;
     return GT_OK;
+}
+
+/* A boundary reading failed (a counter file vanished, NVML lost): the reading
+ * becomes the meter's last good one, so the energy after it is missing, never
+ * invented; the first failure is kept for the result's note. */
+static void reading_lost(gt_measurement *m, const gt_error *why, double j[GT_COMPONENTS])
+{
+    double good_t = m->t0;
+    if (!meter_last_good(m->meter, &good_t, j))
+        memcpy(j, m->j0, sizeof m->j0);
+    if (m->lost_count++ == 0) {
+        m->lost = *why;
+        m->lost_after_s = good_t - m->t0;
+    }
+}
+
+/* Reads the counters at a task boundary; 0 when the meter failed there (the
+ * reading is then the last good one, with the real time). */
+static int boundary_read(gt_measurement *m, double *t, double j[GT_COMPONENTS])
+{
+    gt_error err = {0};
+    if (meter_read_timed(m->meter, t, j, &err) == GT_OK)
+        return 1;
+    reading_lost(m, &err, j);
+    return 0;
 }
 
 static task *find_task(gt_measurement *m, const char *name)
@@ -100,16 +129,23 @@ gt_status gt_measurement_task_start(gt_measurement *m, const char *name, gt_erro
             snprintf(t->result.name, sizeof t->result.name, "%s", name);
         }
     }
-    if (s == GT_OK && (s = meter_read_timed(m->meter, &t->t_start, t->j_start, err)) == GT_OK)
+    if (s == GT_OK) {
+        t->start_lost = !boundary_read(m, &t->t_start, t->j_start);
+        t->result.incomplete |= t->start_lost;
         t->running = 1;
+    }
     pthread_mutex_unlock(&m->lock);
     return s;
 }
 
-/* Adds the window from the task's start to (t, j) and stops it. */
+/* Adds the window from the task's start to (t, j) and stops it. A run whose
+ * start reading was lost adds its time but no energy: any figure would
+ * include energy from before it began. */
 static void close_task(task *k, double t, const double j[GT_COMPONENTS])
 {
     gt_energy_window *w = &k->result.window;
+    if (k->start_lost)
+        memcpy(k->j_start, j, sizeof k->j_start);
     for (int c = 0; c < GT_COMPONENTS; c++) {
         w->joules[c] += j[c] - k->j_start[c];
         w->energy_j += j[c] - k->j_start[c];
@@ -127,10 +163,12 @@ gt_status gt_measurement_task_stop(gt_measurement *m, const char *name, gt_error
     pthread_mutex_lock(&m->lock);
     task *k = find_task(m, name);
     double t, j[GT_COMPONENTS];
-    if (!k || !k->running)
+    if (!k || !k->running) {
         s = gt_error_set(err, GT_ERR_INVALID, "task '%s': stop without a start", name);
-    else if ((s = meter_read_timed(m->meter, &t, j, err)) == GT_OK)
+    } else {
+        k->result.incomplete |= !boundary_read(m, &t, j);
         close_task(k, t, j);
+    }
     pthread_mutex_unlock(&m->lock);
     return s;
 }
@@ -183,19 +221,27 @@ gt_status gt_measurement_finish(gt_measurement *m, gt_energy_result *r, gt_error
     double t, j[GT_COMPONENTS];
     sampler_stats st = {0};
     pthread_mutex_lock(&m->lock);
-    gt_status s;
-    if (m->sampler) {
-        s = sampler_stop(m->sampler, &t, j, &st, err);
-        m->sampler = NULL;
-    } else {
-        s = meter_read_timed(m->meter, &t, j, err);
-    }
-    if (s == GT_OK) {
+    gt_error final = {0};
+    gt_status s = m->sampler ? sampler_stop(m->sampler, &t, j, &st, &final) : meter_read_timed(m->meter, &t, j, &final);
+    m->sampler = NULL;
+    /* A meter that failed at the end still leaves what it measured before. */
+    int complete = s == GT_OK;
+    if (!complete)
+        reading_lost(m, &final, j);
+    s = GT_OK;
+    {
         fill_result(m, t, j, r);
         take_samples(m, &st, r);
+        r->incomplete = !complete;
+        if (m->lost_count)
+            energy_note_add(&r->notes, &r->note_count,
+                            "meter: %d reading(s) failed (first: %s); energy after %.3f s stops at the last good "
+                            "reading, so what is marked incomplete is a lower bound",
+                            m->lost_count, m->lost.message, m->lost_after_s);
         for (int i = 0; i < m->task_count; i++)
             if (m->tasks[i].running) {
                 close_task(&m->tasks[i], t, j);
+                m->tasks[i].result.incomplete |= !complete;
                 m->tasks[i].result.open_at_finish = 1;
                 energy_note_add(&r->notes, &r->note_count, "task '%s': still running at the end; closed there",
                                 m->tasks[i].result.name);

@@ -22,6 +22,8 @@ struct gt_meter {
     char **notes;
     int note_count;
     int estimated;
+    int have_good;                /* the last reading that succeeded: */
+    double good_t, good_j[GT_COMPONENTS];
 };
 
 typedef enum { KIND_RAPL, KIND_PERF, KIND_NVML, KIND_ESTIMATE, KIND_COUNT } backend_kind;
@@ -161,10 +163,27 @@ gt_status meter_read_timed(gt_meter *m, double *now_s, double joules[GT_COMPONEN
             if (m->backends[i]->components & COMPONENT_BIT(c))
                 joules[c] += part[c];
     }
+    if (s == GT_OK) {
+        m->have_good = 1;
+        m->good_t = now;
+        memcpy(m->good_j, joules, sizeof m->good_j);
+    }
     pthread_mutex_unlock(&m->lock);
     if (now_s)
         *now_s = now;
     return s;
+}
+
+int meter_last_good(gt_meter *m, double *t, double joules[GT_COMPONENTS])
+{
+    pthread_mutex_lock(&m->lock);
+    int have = m->have_good;
+    if (have) {
+        *t = m->good_t;
+        memcpy(joules, m->good_j, sizeof m->good_j);
+    }
+    pthread_mutex_unlock(&m->lock);
+    return have;
 }
 
 gt_status gt_meter_read(gt_meter *m, double joules[GT_COMPONENTS], gt_error *err)

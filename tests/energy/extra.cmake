@@ -1,6 +1,6 @@
 # The energy tests' extras: the fake powercap tree helper, and a fake NVML
 # library that the NVML tests load through GREENTUNE_NVML_LIB.
-foreach(test energy_test_rapl energy_test_tasks energy_test_sampler)
+foreach(test energy_test_rapl energy_test_tasks energy_test_sampler energy_test_meter_lost)
   target_sources(${test} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/energy/fake_rapl.c)
 endforeach()
 
