@@ -55,6 +55,14 @@ gt_status gt_batcher_create(gt_batcher **out, const gt_encoded *enc, const int *
     b->labels = labels;
     b->opt = *opt;
     b->max_len = opt->max_len ? opt->max_len : (longest ? longest : 1);
+    /* gt_batch_init allocates B x T ids: the product must fit (a config's
+     * batch and max_len are the user's numbers). */
+    size_t ids;
+    if (__builtin_mul_overflow(opt->batch_size, b->max_len, &ids) || ids > ((size_t)1 << 40) / sizeof(int32_t)) {
+        gt_batcher_free(b);
+        return gt_error_set(err, GT_ERR_INVALID, "batch: %zu x %zu ids per batch is too large — lower the batch size "
+                            "or max_len", opt->batch_size, opt->max_len ? opt->max_len : longest);
+    }
     b->order = malloc(enc->n * sizeof *b->order);
     b->sort_keys = malloc(enc->n * sizeof *b->sort_keys);
     if (!b->order || !b->sort_keys) {
