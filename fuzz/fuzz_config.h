@@ -10,7 +10,7 @@
 #include "fuzz.h"
 #include "greentune/config.h"
 
-static int fuzz_all_finite(const cJSON *node)
+static inline int fuzz_all_finite(const cJSON *node)
 {
     if (cJSON_IsNumber(node) && !isfinite(node->valuedouble))
         return 0;
@@ -20,7 +20,7 @@ static int fuzz_all_finite(const cJSON *node)
     return 1;
 }
 
-static void fuzz_config_read_back(const gt_config *cfg)
+static inline void fuzz_config_read_back(const gt_config *cfg)
 {
     static const char *const paths[] = {"data.path", "data.limit", "data.split.0", "data.split.2", "train.lr",
                                         "train.epochs", "model.layers", "model.from", "knobs", "name",
@@ -64,6 +64,23 @@ static void fuzz_config_read_back(const gt_config *cfg)
         cJSON_Delete(again);
     }
     free(text);
+}
+
+/* A config text through one of the parsers: an error is one line and leaves
+ * nothing; a tree is read back whole. */
+static inline void fuzz_config_text(gt_status (*parse)(const char *, size_t, const char *, gt_config **, gt_error *),
+                                    const char *label, const uint8_t *data, size_t size)
+{
+    gt_config *cfg = NULL;
+    gt_error err = {0};
+    gt_status status = parse((const char *)data, size, label, &cfg, &err);
+    if (status != GT_OK) {
+        FUZZ_ASSERT(!cfg && err.status == status);
+        fuzz_check_message(err.message);
+        return;
+    }
+    fuzz_config_read_back(cfg);
+    gt_config_free(cfg);
 }
 
 #endif

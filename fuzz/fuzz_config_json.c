@@ -5,15 +5,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    gt_config *cfg = NULL;
-    gt_error err = {0};
-    gt_status status = gt_config_parse_json((const char *)data, size, "config.json", &cfg, &err);
-    if (status != GT_OK) {
-        FUZZ_ASSERT(!cfg && err.status == status);
-        fuzz_check_message(err.message);
-        return 0;
-    }
-    fuzz_config_read_back(cfg);
-    gt_config_free(cfg);
+    fuzz_config_text(gt_config_parse_json, "config.json", data, size);
     return 0;
 }

@@ -5,15 +5,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    gt_config *cfg = NULL;
-    gt_error err = {0};
-    gt_status status = gt_config_parse_yaml((const char *)data, size, "fuzz.yaml", &cfg, &err);
-    if (status != GT_OK) {
-        FUZZ_ASSERT(!cfg && err.status == status);
-        fuzz_check_message(err.message);
-        return 0;
-    }
-    fuzz_config_read_back(cfg);
-    gt_config_free(cfg);
+    fuzz_config_text(gt_config_parse_yaml, "fuzz.yaml", data, size);
     return 0;
 }

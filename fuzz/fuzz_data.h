@@ -9,7 +9,7 @@
 #include "fuzz.h"
 #include "greentune/data.h"
 
-static void fuzz_check_dataset(const gt_dataset *ds)
+static inline void fuzz_check_dataset(const gt_dataset *ds)
 {
     size_t counted = 0;
     for (int c = 0; c < ds->n_classes; c++)
@@ -45,7 +45,7 @@ static void fuzz_check_dataset(const gt_dataset *ds)
     gt_split_free(&split);
 }
 
-static void fuzz_dataset(gt_data_format format, const uint8_t *data, size_t size)
+static inline void fuzz_dataset(gt_data_format format, const uint8_t *data, size_t size)
 {
     static const gt_label_name names[] = {{"ham", 0}, {"spam", 1}, {"other", 2}};
     gt_data_options opt;

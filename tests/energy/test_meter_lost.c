@@ -26,32 +26,7 @@ static gt_measurement *start(const char *tree, int interval_ms)
 {
     root = test_path(tree);
     counter_uj = 5000000;
-    fake_rapl_zone(root, "intel-rapl:0", "package-0", 1ull << 40, counter_uj);
-    setenv("GREENTUNE_SYSFS_ROOT", root, 1);
-    gt_measure_options o;
-    gt_measure_options_init(&o);
-    o.meter = "rapl";
-    o.interval_ms = interval_ms;
-    gt_measurement *m = NULL;
-    gt_error err = {0};
-    CHECK_MSG(gt_measurement_start(&o, &m, &err) == GT_OK, "start: %s", err.message);
-    return m;
-}
-
-static void task(gt_measurement *m, int begin, const char *name)
-{
-    gt_error err = {0};
-    gt_status s = begin ? gt_measurement_task_start(m, name, &err) : gt_measurement_task_stop(m, name, &err);
-    CHECK_MSG(s == GT_OK, "%s %s: %s", begin ? "start" : "stop", name, err.message);
-}
-
-static const gt_task_result *find(const gt_energy_result *r, const char *name)
-{
-    for (int i = 0; i < r->task_count; i++)
-        if (!strcmp(r->tasks[i].name, name))
-            return &r->tasks[i];
-    test_fail(__FILE__, __LINE__, "no task '%s'", name);
-    return NULL;
+    return fake_rapl_measurement(root, counter_uj, interval_ms);
 }
 
 static void vanish(void)
@@ -69,21 +44,21 @@ static void check_vanishing_counter(int interval_ms)
     gt_measurement *m = start(tree, interval_ms);
     if (!m)
         return;
-    task(m, 1, "data");
+    fake_rapl_task(m, 1, "data");
     burn(2);
-    task(m, 0, "data");
-    task(m, 1, "train");
+    fake_rapl_task(m, 0, "data");
+    fake_rapl_task(m, 1, "train");
     burn(7);
     if (interval_ms)
         usleep(20 * 1000 * (useconds_t)interval_ms); /* let the sampler take the last good reading */
     vanish();
-    task(m, 0, "train");
-    task(m, 1, "eval");
-    task(m, 0, "eval");
+    fake_rapl_task(m, 0, "train");
+    fake_rapl_task(m, 1, "eval");
+    fake_rapl_task(m, 0, "eval");
     gt_energy_result r;
     gt_error err = {0};
     CHECK_MSG(gt_measurement_finish(m, &r, &err) == GT_OK, "finish: %s", err.message);
-    const gt_task_result *data = find(&r, "data"), *train = find(&r, "train"), *eval = find(&r, "eval");
+    const gt_task_result *data = fake_rapl_find(&r, "data"), *train = fake_rapl_find(&r, "train"), *eval = fake_rapl_find(&r, "eval");
     if (data && train && eval) {
         CHECK_NEAR(data->window.energy_j, 2, 1e-9);
         CHECK_EQ_INT(data->incomplete, 0);
@@ -127,21 +102,21 @@ static void test_transient_failure_leaves_complete_windows(void)
     gt_measurement *m = start("transient", 0);
     if (!m)
         return;
-    task(m, 1, "a");
+    fake_rapl_task(m, 1, "a");
     burn(3);
     const char *path = fake_rapl_file(root, "intel-rapl:0", "energy_uj");
     char moved[4200];
     snprintf(moved, sizeof moved, "%s.away", path);
     CHECK_EQ_INT(rename(path, moved), 0);
-    task(m, 1, "b"); /* its start is lost: b counts no energy */
+    fake_rapl_task(m, 1, "b"); /* its start is lost: b counts no energy */
     CHECK_EQ_INT(rename(moved, path), 0);
     burn(4);
-    task(m, 0, "a");
-    task(m, 0, "b");
+    fake_rapl_task(m, 0, "a");
+    fake_rapl_task(m, 0, "b");
     gt_energy_result r;
     gt_error err = {0};
     CHECK_MSG(gt_measurement_finish(m, &r, &err) == GT_OK, "finish: %s", err.message);
-    const gt_task_result *a = find(&r, "a"), *b = find(&r, "b");
+    const gt_task_result *a = fake_rapl_find(&r, "a"), *b = fake_rapl_find(&r, "b");
     if (a && b) {
         CHECK_NEAR(a->window.energy_j, 7, 1e-9);
         CHECK_EQ_INT(a->incomplete, 0);

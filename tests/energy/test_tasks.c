@@ -25,32 +25,7 @@ static gt_measurement *start(int interval_ms)
     snprintf(name, sizeof name, "tree-%d", trees++);
     root = test_path(name);
     counter_uj = 1000;
-    fake_rapl_zone(root, "intel-rapl:0", "package-0", 1ull << 40, counter_uj);
-    setenv("GREENTUNE_SYSFS_ROOT", root, 1);
-    gt_measure_options o;
-    gt_measure_options_init(&o);
-    o.meter = "rapl";
-    o.interval_ms = interval_ms;
-    gt_measurement *m = NULL;
-    gt_error err = {0};
-    CHECK_MSG(gt_measurement_start(&o, &m, &err) == GT_OK, "start: %s", err.message);
-    return m;
-}
-
-static void task(gt_measurement *m, int start, const char *name)
-{
-    gt_error err = {0};
-    gt_status s = start ? gt_measurement_task_start(m, name, &err) : gt_measurement_task_stop(m, name, &err);
-    CHECK_MSG(s == GT_OK, "%s %s: %s", start ? "start" : "stop", name, err.message);
-}
-
-static const gt_task_result *find(const gt_energy_result *r, const char *name)
-{
-    for (int i = 0; i < r->task_count; i++)
-        if (!strcmp(r->tasks[i].name, name))
-            return &r->tasks[i];
-    test_fail(__FILE__, __LINE__, "no task '%s'", name);
-    return NULL;
+    return fake_rapl_measurement(root, counter_uj, interval_ms);
 }
 
 /* A task run twice sums both windows and nothing between them; two tasks may
@@ -61,25 +36,25 @@ static void check_repeated_and_overlapping(int interval_ms)
     if (!m)
         return;
     burn(1);
-    task(m, 1, "train");
+    fake_rapl_task(m, 1, "train");
     burn(5);
-    task(m, 0, "train");
+    fake_rapl_task(m, 0, "train");
     burn(100);
-    task(m, 1, "train");
+    fake_rapl_task(m, 1, "train");
     burn(3);
-    task(m, 0, "train");
-    task(m, 1, "a");
+    fake_rapl_task(m, 0, "train");
+    fake_rapl_task(m, 1, "a");
     burn(1);
-    task(m, 1, "b");
+    fake_rapl_task(m, 1, "b");
     burn(2);
-    task(m, 0, "a");
+    fake_rapl_task(m, 0, "a");
     burn(4);
-    task(m, 0, "b");
+    fake_rapl_task(m, 0, "b");
     gt_energy_result r;
     gt_error err = {0};
     CHECK_MSG(gt_measurement_finish(m, &r, &err) == GT_OK, "finish: %s", err.message);
     CHECK_EQ_INT(r.task_count, 3);
-    const gt_task_result *train = find(&r, "train"), *a = find(&r, "a"), *b = find(&r, "b");
+    const gt_task_result *train = fake_rapl_find(&r, "train"), *a = fake_rapl_find(&r, "a"), *b = fake_rapl_find(&r, "b");
     if (train && a && b) {
         CHECK_NEAR(train->window.energy_j, 8.0, 1e-9);
         CHECK_NEAR(train->window.joules[GT_CPU], 8.0, 1e-9);
@@ -108,7 +83,7 @@ static void test_task_misuse_is_refused(void)
     gt_error err = {0};
     CHECK_EQ_INT(gt_measurement_task_stop(m, "never", &err), GT_ERR_INVALID);
     CHECK(strstr(err.message, "stop without a start") != NULL);
-    task(m, 1, "x");
+    fake_rapl_task(m, 1, "x");
     CHECK_EQ_INT(gt_measurement_task_start(m, "x", &err), GT_ERR_INVALID);
     CHECK(strstr(err.message, "already running") != NULL);
     const char *bad[] = {"", "two words", "new\nline", "quote\"", "caf\xc3\xa9",
@@ -116,8 +91,8 @@ static void test_task_misuse_is_refused(void)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         CHECK_MSG(gt_measurement_task_start(m, bad[i], &err) == GT_ERR_INVALID, "accepted name '%s'", bad[i]);
     CHECK_EQ_INT(gt_measurement_task_start(m, NULL, &err), GT_ERR_INVALID);
-    task(m, 1, "ok_name-1.2:3/4+5");
-    task(m, 1, "012345678901234567890123456789012345678901234567890123456789012"); /* 63 chars */
+    fake_rapl_task(m, 1, "ok_name-1.2:3/4+5");
+    fake_rapl_task(m, 1, "012345678901234567890123456789012345678901234567890123456789012"); /* 63 chars */
     gt_measurement_abort(m);
 }
 
@@ -127,12 +102,12 @@ static void test_open_task_is_closed_at_finish(void)
     gt_measurement *m = start(0);
     if (!m)
         return;
-    task(m, 1, "eval");
+    fake_rapl_task(m, 1, "eval");
     burn(2.5);
     gt_energy_result r;
     gt_error err = {0};
     CHECK_EQ_INT(gt_measurement_finish(m, &r, &err), GT_OK);
-    const gt_task_result *eval = find(&r, "eval");
+    const gt_task_result *eval = fake_rapl_find(&r, "eval");
     if (eval) {
         CHECK_NEAR(eval->window.energy_j, 2.5, 1e-9);
         CHECK_EQ_INT(eval->open_at_finish, 1);
@@ -158,9 +133,9 @@ static void test_json_follows_the_measure_contract(void)
     gt_measurement *m = start(0);
     if (!m)
         return;
-    task(m, 1, "train");
+    fake_rapl_task(m, 1, "train");
     burn(36);
-    task(m, 0, "train");
+    fake_rapl_task(m, 0, "train");
     burn(0.5);
     gt_energy_result r;
     gt_error err = {0};

@@ -32,14 +32,20 @@ static gt_store *open_db(void)
     return db;
 }
 
-static int64_t experiment(gt_store *db)
+/* A new database in the test's directory holding the experiment "faults"
+ * (variants V0, V1); NULL with a failed check when it cannot be made. */
+static gt_store *new_db(const char *name, int64_t *experiment)
 {
+    db_path = test_path(name);
+    gt_store *db = open_db();
+    if (!db)
+        return NULL;
     gt_variant_spec variants[] = {{"V0", NULL, NULL}, {"V1", "{\"bf16\":true}", NULL}};
     gt_experiment_spec spec = {"faults", "name: faults\n", "V0", variants, 2};
-    int64_t id = -1;
     gt_error err = {0};
-    CHECK_MSG(gt_store_experiment(db, &spec, &id, &err) == GT_OK, "experiment: %s", err.message);
-    return id;
+    *experiment = -1;
+    CHECK_MSG(gt_store_experiment(db, &spec, experiment, &err) == GT_OK, "experiment: %s", err.message);
+    return db;
 }
 
 /* The done runs, as (repeat -> energy) of variant V0, must be exactly `want`
@@ -74,11 +80,10 @@ static void check_done(gt_store *db, const double *want, int n)
  * stored before are intact after reopening, and a failed run is not done. */
 static void test_every_write_point_keeps_stored_runs(void)
 {
-    db_path = test_path("runs.db");
-    gt_store *db = open_db();
+    int64_t exp;
+    gt_store *db = new_db("runs.db", &exp);
     if (!db)
         return;
-    int64_t exp = experiment(db);
     double want[64] = {0};
     int next = 0;
     gt_error err = {0};
@@ -133,11 +138,10 @@ static void test_every_write_point_keeps_stored_runs(void)
  * done, not lost), and once space is back the same call stores it. */
 static void test_finish_run_retries_after_disk_full(void)
 {
-    db_path = test_path("finish.db");
-    gt_store *db = open_db();
+    int64_t exp;
+    gt_store *db = new_db("finish.db", &exp);
     if (!db)
         return;
-    int64_t exp = experiment(db);
     gt_error err = {0};
     cJSON *first = run_json(50);
     CHECK_EQ_INT(gt_store_add_run_from_json(db, exp, "V0", 0, first, &err), GT_OK);
@@ -188,11 +192,10 @@ static void test_finish_run_retries_after_disk_full(void)
  * finds them all. */
 static void test_failed_checkpoint_at_close_loses_nothing(void)
 {
-    db_path = test_path("close.db");
-    gt_store *db = open_db();
+    int64_t exp;
+    gt_store *db = new_db("close.db", &exp);
     if (!db)
         return;
-    int64_t exp = experiment(db);
     gt_error err = {0};
     double want[4] = {0};
     for (int i = 0; i < 4; i++) {
