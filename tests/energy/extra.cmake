@@ -6,10 +6,11 @@ endforeach()
 
 add_library(fake_nvml SHARED ${CMAKE_CURRENT_SOURCE_DIR}/energy/fake_nvml.c)
 set_target_properties(fake_nvml PROPERTIES C_VISIBILITY_PRESET default)
-foreach(test energy_test_nvml energy_test_measure_cli)
+foreach(test energy_test_nvml energy_test_measure_cli energy_test_meter_lost)
   set_property(TEST ${test} APPEND PROPERTY ENVIRONMENT "FAKE_NVML_LIB=$<TARGET_FILE:fake_nvml>")
 endforeach()
 add_dependencies(energy_test_nvml fake_nvml)
+add_dependencies(energy_test_meter_lost fake_nvml)
 
 # A short run of the overhead benchmark, so it keeps working (it asserts no speed).
 add_test(NAME energy_bench_measure_overhead COMMAND measure_overhead 0.5)

@@ -128,8 +128,48 @@ static void test_transient_failure_leaves_complete_windows(void)
     gt_energy_result_free(&r);
 }
 
+static void gpus(const char *text) { test_write_file(getenv("FAKE_NVML_STATE"), text, strlen(text)); }
+
+/* An NVML call that starts failing mid-run (the fake GPU loses its energy
+ * counter): the window measured before stays exact, the next one and the
+ * total are marked incomplete and hold only what was read. */
+static void test_nvml_failing_mid_run(void)
+{
+    setenv("GREENTUNE_NVML_LIB", test_env("FAKE_NVML_LIB"), 1);
+    setenv("FAKE_NVML_STATE", test_path("gpus.txt"), 1);
+    gpus("counter 1\n1000 0\n");
+    gt_measure_options o;
+    gt_measure_options_init(&o);
+    o.meter = "nvml";
+    o.interval_ms = 0;
+    gt_measurement *m = NULL;
+    gt_error err = {0};
+    CHECK_MSG(gt_measurement_start(&o, &m, &err) == GT_OK, "start: %s", err.message);
+    if (!m)
+        return;
+    fake_rapl_task(m, 1, "train");
+    gpus("counter 1\n6000 0\n"); /* +5 J */
+    fake_rapl_task(m, 0, "train");
+    fake_rapl_task(m, 1, "eval");
+    gpus("power 1\n0 0\n"); /* the energy counter call now fails */
+    fake_rapl_task(m, 0, "eval");
+    gt_energy_result r;
+    CHECK_MSG(gt_measurement_finish(m, &r, &err) == GT_OK, "finish: %s", err.message);
+    const gt_task_result *train = fake_rapl_find(&r, "train"), *eval = fake_rapl_find(&r, "eval");
+    if (train && eval) {
+        CHECK_NEAR(train->window.joules[GT_GPU], 5, 1e-9);
+        CHECK_EQ_INT(train->incomplete, 0);
+        CHECK_EQ_INT(eval->incomplete, 1);
+        CHECK_NEAR(eval->window.energy_j, 0, 1e-9);
+    }
+    CHECK_EQ_INT(r.incomplete, 1);
+    CHECK_NEAR(r.total.joules[GT_GPU], 5, 1e-9);
+    gt_energy_result_free(&r);
+}
+
 int main(void)
 {
+    RUN(test_nvml_failing_mid_run);
     RUN(test_vanishing_counter_without_sampler);
     RUN(test_vanishing_counter_with_sampler);
     RUN(test_transient_failure_leaves_complete_windows);
