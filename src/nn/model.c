@@ -54,22 +54,31 @@ float *model_grad(const gt_nn_model *m, int index)
     return index < 0 ? NULL : params_grad(&m->params, index);
 }
 
-/* Every model_linear of the model, for binding and freeing their weight handles. */
-static int all_linears(gt_nn_model *m, model_linear **out, int cap)
+/* Calls fn on every linear layer of the model. */
+static void each_linear(gt_nn_model *m, void (*fn)(gt_nn_model *m, model_linear *l))
 {
-    int n = 0;
     for (int l = 0; l < m->cfg.layers; l++) {
-        model_linear *ls[4] = {&m->layers[l].qkv, &m->layers[l].attn_out, &m->layers[l].ffn_in,
-                               &m->layers[l].ffn_out};
-        for (int i = 0; i < 4; i++)
-            if (n < cap)
-                out[n++] = ls[i];
+        model_layer *L = &m->layers[l];
+        fn(m, &L->qkv);
+        fn(m, &L->attn_out);
+        fn(m, &L->ffn_in);
+        fn(m, &L->ffn_out);
     }
-    if (n + 2 <= cap) {
-        out[n++] = &m->head;
-        out[n++] = &m->classifier;
-    }
-    return n;
+    fn(m, &m->head);
+    fn(m, &m->classifier);
+}
+
+/* Points the weight handle at the parameter block (its derived copies are made on first use). */
+static void bind_linear(gt_nn_model *m, model_linear *l)
+{
+    const param_tensor *t = &m->params.tensors[l->w];
+    linear_weight_init(&l->lw, model_data(m, l->w), (int)t->shape[0], (int)t->shape[1], &m->params.epoch);
+}
+
+static void free_linear(gt_nn_model *m, model_linear *l)
+{
+    (void)m;
+    linear_weight_free(&l->lw);
 }
 
 /* ---- the pieces every architecture uses ---------------------------------------------- */
@@ -405,25 +414,12 @@ static gt_status declare(gt_nn_model *m, gt_error *err)
     return m->cfg.arch == GT_NN_BERT ? bert_declare(m, err) : modernbert_declare(m, err);
 }
 
-static void bind_weights(gt_nn_model *m)
-{
-    model_linear *ls[4 * 1024 + 2];
-    int n = all_linears(m, ls, (int)(sizeof ls / sizeof ls[0]));
-    for (int i = 0; i < n; i++) {
-        const param_tensor *t = &m->params.tensors[ls[i]->w];
-        linear_weight_init(&ls[i]->lw, model_data(m, ls[i]->w), (int)t->shape[0], (int)t->shape[1],
-                           &m->params.epoch);
-    }
-}
-
 gt_status gt_nn_model_create(const gt_nn_config *cfg, uint64_t seed, gt_nn_model **out, gt_error *err)
 {
     *out = NULL;
     gt_status st = gt_nn_config_check(cfg, err);
     if (st != GT_OK)
         return st;
-    if (cfg->layers > 1024)
-        return gt_error_set(err, GT_ERR_INVALID, "layers %d: at most 1024", cfg->layers);
     gt_nn_model *m = nn_alloc(sizeof *m);
     if (!m)
         return gt_error_set(err, GT_ERR_NOMEM, "model: out of memory");
@@ -435,7 +431,7 @@ gt_status gt_nn_model_create(const gt_nn_config *cfg, uint64_t seed, gt_nn_model
     params_init(&m->params);
     if ((st = declare(m, err)) == GT_OK && (st = params_finalize(&m->params, err)) == GT_OK &&
         (st = mm_ctx_create(&m->mm, err)) == GT_OK) {
-        bind_weights(m);
+        each_linear(m, bind_linear);
         model_init_weights(m, seed);
         *out = m;
         return GT_OK;
@@ -448,12 +444,8 @@ void gt_nn_model_free(gt_nn_model *m)
 {
     if (!m)
         return;
-    if (m->layers) {
-        model_linear *ls[4 * 1024 + 2];
-        int n = all_linears(m, ls, (int)(sizeof ls / sizeof ls[0]));
-        for (int i = 0; i < n; i++)
-            linear_weight_free(&ls[i]->lw);
-    }
+    if (m->layers && m->mm)   /* the handles are bound once the model is fully built */
+        each_linear(m, free_linear);
     if (m->has_optim)
         optimizer_free(&m->optim);
     mm_ctx_destroy(m->mm);
