@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "nn/attention_bf16.h"
 #include "nn/model.h"
 
 /* ---- parameters ------------------------------------------------------------------- */
@@ -230,10 +231,18 @@ static attention_shape attn_shape(const gt_nn_model *m, const model_layer *layer
                              .scale = 1.0f / sqrtf((float)D)};
 }
 
+int model_attention_bf16(const gt_nn_model *m)
+{
+    return m->mode == MODEL_INFER && m->opt.infer_precision != GT_NN_FP32 && m->bf16_native &&
+           m->opt.attention == GT_NN_ATTN_STANDARD;
+}
+
 void model_attention_forward(gt_nn_model *m, const model_layer *layer, layer_acts *a)
 {
     attention_shape s = attn_shape(m, layer);
-    if (m->opt.attention == GT_NN_ATTN_FUSED)
+    if (model_attention_bf16(m))
+        attention_bf16_forward(m->mm, a->ctx, a->qkv, m->s.valid, m->s.attn_bf16, s, NULL);
+    else if (m->opt.attention == GT_NN_ATTN_FUSED)
         fused_attention_forward(a->ctx, a->lse, a->qkv, m->s.valid, m->s.attn_scratch, s);
     else
         attention_forward(a->ctx, a->probs, a->qkv, m->s.valid, m->s.attn_scratch, s);
@@ -298,6 +307,7 @@ static void plan_common(gt_nn_model *m, nn_arena *a)
     long scratch = m->opt.attention == GT_NN_ATTN_FUSED ? fused_attention_scratch_floats(as)
                                                         : attention_scratch_floats(as);
     s->attn_scratch = plan_floats(a, (size_t)scratch, 1);
+    s->attn_bf16 = model_attention_bf16(m) ? arena_alloc(a, attention_bf16_bytes(as)) : NULL;
 
     grad_acts *g = &m->g;
     g->ln_scratch = plan_floats(a, (size_t)layernorm_scratch_floats(c->dim), train);
@@ -426,6 +436,7 @@ gt_status gt_nn_model_create(const gt_nn_config *cfg, uint64_t seed, gt_nn_model
     m->cfg = *cfg;
     m->seed = seed;
     m->training = 1;
+    m->bf16_native = gt_nn_check_precision(GT_NN_BF16, NULL, NULL) == GT_OK;
     m->opt = (gt_nn_options){.train_precision = GT_NN_FP32, .infer_precision = GT_NN_FP32,
                              .attention = GT_NN_ATTN_STANDARD};
     params_init(&m->params);
