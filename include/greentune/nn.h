@@ -167,7 +167,10 @@ GT_API const char *gt_nn_attention_name(gt_nn_attention a);
 /* How the model runs (changeable between steps). */
 typedef struct {
     gt_nn_precision train_precision;  /* gt_nn_forward/backward: fp32 or bf16 */
-    gt_nn_precision infer_precision;  /* gt_nn_infer: fp32, bf16 or int8 */
+    gt_nn_precision infer_precision;  /* gt_nn_infer: fp32, bf16 or int8 (int8 linear
+                                         layers; in bf16 and int8 the attention's products
+                                         run in bf16 where the CPU has bf16 instructions
+                                         and the standard kernel is chosen) */
     gt_nn_attention attention;
     /* 1: fused kernels. Inference: bias + activation in the matmul's epilogue,
      * residual adds as the matmul's sum post-op. Training (bert): the GELU's

@@ -66,7 +66,7 @@ void bert_plan(gt_nn_model *m, nn_arena *a)
         layer_acts *x = &m->acts[l];
         x->in = l == 0 ? m->s.emb_out : m->acts[l - 1].out;
         x->qkv = plan_floats(a, N * 3 * C, 1);
-        x->probs = plan_floats(a, heads * T * T, !fused);
+        x->probs = plan_floats(a, heads * T * T, !fused && !model_attention_bf16(m));
         x->lse = plan_floats(a, heads * T, fused);
         x->ctx = plan_floats(a, N * C, 1);
         x->res1 = plan_floats(a, N * C, 1);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "nn/attention_bf16.h"
 #include "nn/model.h"
 
 /* ---- parameters ------------------------------------------------------------------- */
@@ -54,22 +55,31 @@ float *model_grad(const gt_nn_model *m, int index)
     return index < 0 ? NULL : params_grad(&m->params, index);
 }
 
-/* Every model_linear of the model, for binding and freeing their weight handles. */
-static int all_linears(gt_nn_model *m, model_linear **out, int cap)
+/* Calls fn on every linear layer of the model. */
+static void each_linear(gt_nn_model *m, void (*fn)(gt_nn_model *m, model_linear *l))
 {
-    int n = 0;
     for (int l = 0; l < m->cfg.layers; l++) {
-        model_linear *ls[4] = {&m->layers[l].qkv, &m->layers[l].attn_out, &m->layers[l].ffn_in,
-                               &m->layers[l].ffn_out};
-        for (int i = 0; i < 4; i++)
-            if (n < cap)
-                out[n++] = ls[i];
+        model_layer *L = &m->layers[l];
+        fn(m, &L->qkv);
+        fn(m, &L->attn_out);
+        fn(m, &L->ffn_in);
+        fn(m, &L->ffn_out);
     }
-    if (n + 2 <= cap) {
-        out[n++] = &m->head;
-        out[n++] = &m->classifier;
-    }
-    return n;
+    fn(m, &m->head);
+    fn(m, &m->classifier);
+}
+
+/* Points the weight handle at the parameter block (its derived copies are made on first use). */
+static void bind_linear(gt_nn_model *m, model_linear *l)
+{
+    const param_tensor *t = &m->params.tensors[l->w];
+    linear_weight_init(&l->lw, model_data(m, l->w), (int)t->shape[0], (int)t->shape[1], &m->params.epoch);
+}
+
+static void free_linear(gt_nn_model *m, model_linear *l)
+{
+    (void)m;
+    linear_weight_free(&l->lw);
 }
 
 /* ---- the pieces every architecture uses ---------------------------------------------- */
@@ -221,10 +231,18 @@ static attention_shape attn_shape(const gt_nn_model *m, const model_layer *layer
                              .scale = 1.0f / sqrtf((float)D)};
 }
 
+int model_attention_bf16(const gt_nn_model *m)
+{
+    return m->mode == MODEL_INFER && m->opt.infer_precision != GT_NN_FP32 && m->bf16_native &&
+           m->opt.attention == GT_NN_ATTN_STANDARD;
+}
+
 void model_attention_forward(gt_nn_model *m, const model_layer *layer, layer_acts *a)
 {
     attention_shape s = attn_shape(m, layer);
-    if (m->opt.attention == GT_NN_ATTN_FUSED)
+    if (model_attention_bf16(m))
+        attention_bf16_forward(m->mm, a->ctx, a->qkv, m->s.valid, m->s.attn_bf16, s, NULL);
+    else if (m->opt.attention == GT_NN_ATTN_FUSED)
         fused_attention_forward(a->ctx, a->lse, a->qkv, m->s.valid, m->s.attn_scratch, s);
     else
         attention_forward(a->ctx, a->probs, a->qkv, m->s.valid, m->s.attn_scratch, s);
@@ -289,6 +307,7 @@ static void plan_common(gt_nn_model *m, nn_arena *a)
     long scratch = m->opt.attention == GT_NN_ATTN_FUSED ? fused_attention_scratch_floats(as)
                                                         : attention_scratch_floats(as);
     s->attn_scratch = plan_floats(a, (size_t)scratch, 1);
+    s->attn_bf16 = model_attention_bf16(m) ? arena_alloc(a, attention_bf16_bytes(as)) : NULL;
 
     grad_acts *g = &m->g;
     g->ln_scratch = plan_floats(a, (size_t)layernorm_scratch_floats(c->dim), train);
@@ -405,37 +424,25 @@ static gt_status declare(gt_nn_model *m, gt_error *err)
     return m->cfg.arch == GT_NN_BERT ? bert_declare(m, err) : modernbert_declare(m, err);
 }
 
-static void bind_weights(gt_nn_model *m)
-{
-    model_linear *ls[4 * 1024 + 2];
-    int n = all_linears(m, ls, (int)(sizeof ls / sizeof ls[0]));
-    for (int i = 0; i < n; i++) {
-        const param_tensor *t = &m->params.tensors[ls[i]->w];
-        linear_weight_init(&ls[i]->lw, model_data(m, ls[i]->w), (int)t->shape[0], (int)t->shape[1],
-                           &m->params.epoch);
-    }
-}
-
 gt_status gt_nn_model_create(const gt_nn_config *cfg, uint64_t seed, gt_nn_model **out, gt_error *err)
 {
     *out = NULL;
     gt_status st = gt_nn_config_check(cfg, err);
     if (st != GT_OK)
         return st;
-    if (cfg->layers > 1024)
-        return gt_error_set(err, GT_ERR_INVALID, "layers %d: at most 1024", cfg->layers);
     gt_nn_model *m = nn_alloc(sizeof *m);
     if (!m)
         return gt_error_set(err, GT_ERR_NOMEM, "model: out of memory");
     m->cfg = *cfg;
     m->seed = seed;
     m->training = 1;
+    m->bf16_native = gt_nn_check_precision(GT_NN_BF16, NULL, NULL) == GT_OK;
     m->opt = (gt_nn_options){.train_precision = GT_NN_FP32, .infer_precision = GT_NN_FP32,
                              .attention = GT_NN_ATTN_STANDARD};
     params_init(&m->params);
     if ((st = declare(m, err)) == GT_OK && (st = params_finalize(&m->params, err)) == GT_OK &&
         (st = mm_ctx_create(&m->mm, err)) == GT_OK) {
-        bind_weights(m);
+        each_linear(m, bind_linear);
         model_init_weights(m, seed);
         *out = m;
         return GT_OK;
@@ -448,12 +455,8 @@ void gt_nn_model_free(gt_nn_model *m)
 {
     if (!m)
         return;
-    if (m->layers) {
-        model_linear *ls[4 * 1024 + 2];
-        int n = all_linears(m, ls, (int)(sizeof ls / sizeof ls[0]));
-        for (int i = 0; i < n; i++)
-            linear_weight_free(&ls[i]->lw);
-    }
+    if (m->layers && m->mm)   /* the handles are bound once the model is fully built */
+        each_linear(m, free_linear);
     if (m->has_optim)
         optimizer_free(&m->optim);
     mm_ctx_destroy(m->mm);

@@ -103,6 +103,7 @@ typedef struct {
     float *logits, *probs, *losses; /* (B, L), (B, L), (B) */
     float *rope_cos[2], *rope_sin[2]; /* (T, D/2) global and local tables */
     float *attn_scratch;            /* per-thread attention scratch */
+    void *attn_bf16;                /* attention_bf16_bytes() (bf16 attention only) */
 } step_acts;
 
 /* Backward temporaries (MODEL_TRAIN). */
@@ -124,6 +125,7 @@ struct gt_nn_model {
     gt_nn_config cfg;
     gt_nn_options opt;
     int training;
+    int bf16_native;                /* the CPU has bf16 instructions */
     uint64_t seed;
     uint64_t dropout_calls;         /* forward passes so far: seeds each step's dropout */
 
@@ -216,6 +218,11 @@ void model_embedding_backward(gt_nn_model *m, const float *dx);
 /* Pooling of the last hidden states into s.pooled, and its backward into dx (zeroed first). */
 void model_pool_forward(gt_nn_model *m, const float *hidden);
 void model_pool_backward(gt_nn_model *m, float *dx, const float *dpooled);
+
+/* 1 when this step's attention runs its products in bf16 (attention_bf16.h):
+ * inference in bf16 or int8 with the standard kernel on a CPU with bf16
+ * instructions. The layer plans then need no probabilities. */
+int model_attention_bf16(const gt_nn_model *m);
 
 /* The attention of layer l on acts->qkv into acts->ctx. */
 void model_attention_forward(gt_nn_model *m, const model_layer *layer, layer_acts *a);

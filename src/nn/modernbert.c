@@ -79,7 +79,7 @@ void modernbert_plan(gt_nn_model *m, nn_arena *a)
         x->mean1 = plan_floats(a, N, train && norm1);
         x->rstd1 = plan_floats(a, N, train && norm1);
         x->qkv = plan_floats(a, N * 3 * C, 1);
-        x->probs = plan_floats(a, heads * T * T, !fused);
+        x->probs = plan_floats(a, heads * T * T, !fused && !model_attention_bf16(m));
         x->lse = plan_floats(a, heads * T, fused);
         x->ctx = plan_floats(a, N * C, 1);
         x->res1 = train ? plan_floats(a, N * C, 1) : x->in;
