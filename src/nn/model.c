@@ -79,13 +79,33 @@ gt_nn_precision model_precision(const gt_nn_model *m)
     return m->mode == MODEL_INFER ? m->opt.infer_precision : m->opt.train_precision;
 }
 
+/* A frozen weight runs int8 in training when the options ask (QLoRA-style). */
+static gt_nn_precision linear_precision(const gt_nn_model *m, const model_linear *l)
+{
+    if (m->mode == MODEL_TRAIN && m->opt.frozen_int8 && model_grad(m, l->w) == NULL)
+        return GT_NN_INT8;
+    return model_precision(m);
+}
+
 gt_status model_linear_forward_fused(gt_nn_model *m, model_linear *l, float *y, const float *x, bf16 *x_bf16, int N,
                                      int flags, mm_eltwise act)
 {
     /* Packing pays off only for weights that stay fixed over many calls. */
     l->lw.prepack = m->mode == MODEL_INFER || model_grad(m, l->w) == NULL;
-    return linear_forward_fused(m->mm, y, x, x_bf16, &l->lw, model_data(m, l->b), N, model_precision(m), flags, act,
-                                NULL);
+    /* Adapters add to the projection before its activation. */
+    mm_eltwise epilogue = l->nlora ? MM_ELTWISE_NONE : act;
+    if (flags || epilogue != MM_ELTWISE_NONE)
+        m->fused_ops++;
+    gt_status st = linear_forward_fused(m->mm, y, x, x_bf16, &l->lw, model_data(m, l->b), N,
+                                        linear_precision(m, l), flags, epilogue, NULL);
+    if (st != GT_OK || !l->nlora)
+        return st;
+    lora_forward(m, l, y, x, N);
+    if (act != MM_ELTWISE_NONE)   /* inference only: y is not needed for backward */
+        activation_forward(y, y, (long)N * l->lw.out, act == MM_ELTWISE_RELU        ? ACTIVATION_RELU
+                                                      : act == MM_ELTWISE_GELU_TANH ? ACTIVATION_GELU_TANH
+                                                                                    : ACTIVATION_GELU_ERF);
+    return GT_OK;
 }
 
 gt_status model_linear_forward(gt_nn_model *m, model_linear *l, float *y, const float *x, bf16 *x_bf16, int N)
@@ -101,8 +121,11 @@ mm_eltwise model_eltwise(gt_nn_activation a)
 gt_status model_linear_backward(gt_nn_model *m, model_linear *l, float *dx, const float *dy, const float *x,
                                 const bf16 *x_bf16, int N, int flags)
 {
-    return linear_backward(m->mm, dx, model_grad(m, l->w), model_grad(m, l->b), dy, x, x_bf16, &l->lw, N, flags,
-                           model_precision(m), NULL);
+    gt_status st = linear_backward(m->mm, dx, model_grad(m, l->w), model_grad(m, l->b), dy, x, x_bf16, &l->lw, N,
+                                   flags, linear_precision(m, l), NULL);
+    if (st == GT_OK && l->nlora)
+        lora_backward(m, l, dx, dy, x, N);
+    return st;
 }
 
 void model_norm_forward(const gt_nn_model *m, float *y, float *mean, float *rstd, const float *x, int w, int b,
@@ -122,9 +145,27 @@ void model_norm_backward(gt_nn_model *m, float *dx, const float *dy, const float
                        m->g.ln_scratch, N, m->cfg.dim);
 }
 
+static int dropout_active(const gt_nn_model *m, float p);
+static uint64_t dropout_seed(const gt_nn_model *m);
+#define DROPOUT_SITE_SPAN ((uint64_t)1 << 40)
+
+void model_residual_norm(gt_nn_model *m, float *res, float *y, float *mean, float *rstd, uint8_t *mask,
+                         const float *x, const float *in, float p, int site, int w, int b)
+{
+    if (!m->opt.fused) {
+        model_dropout_residual(m, res, mask, x, in, (long)model_rows(m) * m->cfg.dim, p, site);
+        model_norm_forward(m, y, mean, rstd, res, w, b, (int)model_rows(m));
+        return;
+    }
+    int drop = dropout_active(m, p) && mask;
+    m->fused_ops++;
+    residual_layernorm_forward(res, y, mean, rstd, drop ? mask : NULL, x, in, model_data(m, w), model_data(m, b),
+                               (int)model_rows(m), m->cfg.dim, m->cfg.eps, p, drop ? dropout_seed(m) : 0,
+                               (uint64_t)site * DROPOUT_SITE_SPAN);
+}
+
 /* Dropout sites get disjoint counter ranges: site s of forward pass k uses
  * seed = hash(model seed, k) and offsets [s 2^40, (s + 1) 2^40). */
-#define DROPOUT_SITE_SPAN ((uint64_t)1 << 40)
 
 static int dropout_active(const gt_nn_model *m, float p)
 {
@@ -214,26 +255,28 @@ void model_pool_backward(gt_nn_model *m, float *dx, const float *dpooled)
         cls_pool_backward(dx, dpooled, m->B, m->T, m->cfg.dim);
 }
 
-static attention_shape attn_shape(const gt_nn_model *m, const model_layer *layer)
+static attention_shape attn_shape(const gt_nn_model *m, int window)
 {
     int D = m->cfg.dim / m->cfg.heads;
-    return (attention_shape){.B = m->B, .T = m->T, .H = m->cfg.heads, .D = D, .window = layer->window,
-                             .scale = 1.0f / sqrtf((float)D)};
+    return (attention_shape){.B = m->B, .T = m->T, .H = m->cfg.heads, .D = D, .window = window,
+                             .scale = 1.0f / sqrtf((float)D), .block = m->opt.attention_block};
 }
 
 void model_attention_forward(gt_nn_model *m, const model_layer *layer, layer_acts *a)
 {
-    attention_shape s = attn_shape(m, layer);
-    if (m->opt.attention == GT_NN_ATTN_FUSED)
+    attention_shape s = attn_shape(m, layer->window);
+    if (m->opt.attention == GT_NN_ATTN_FUSED) {
+        m->fused_ops++;
         fused_attention_forward(a->ctx, a->lse, a->qkv, m->s.valid, m->s.attn_scratch, s);
-    else
+    } else {
         attention_forward(a->ctx, a->probs, a->qkv, m->s.valid, m->s.attn_scratch, s);
+    }
 }
 
 void model_attention_backward(gt_nn_model *m, const model_layer *layer, const layer_acts *a, float *dqkv,
                               const float *dctx)
 {
-    attention_shape s = attn_shape(m, layer);
+    attention_shape s = attn_shape(m, layer->window);
     if (m->opt.attention == GT_NN_ATTN_FUSED)
         fused_attention_backward(dqkv, dctx, a->ctx, a->qkv, a->lse, m->s.valid, m->s.attn_scratch, s);
     else
@@ -255,6 +298,50 @@ bf16 *plan_bf16(nn_arena *a, size_t n, int want)
 uint8_t *plan_bytes(nn_arena *a, size_t n, int want)
 {
     return want ? arena_alloc(a, n) : NULL;
+}
+
+float *plan_attention(gt_nn_model *m, nn_arena *a, size_t n, int want)
+{
+    size_t before = a->used;
+    float *p = plan_floats(a, n, want);
+    m->plan_attention_bytes += a->used - before;
+    return p;
+}
+
+void model_plan_layers(gt_nn_model *m, nn_arena *a, model_plan_layer_fn plan_layer)
+{
+    int train = m->mode == MODEL_TRAIN, count = train ? m->cfg.layers : 1, shared = 0;
+    for (int l = 0; l < count; l++)
+        shared |= model_checkpointed(m, l);
+    memset(&m->ckpt, 0, sizeof m->ckpt);
+    if (shared)
+        plan_layer(m, a, &m->ckpt, 1);
+    for (int l = 0; l < count; l++) {
+        layer_acts *x = &m->acts[l];
+        float *in = l == 0 ? m->s.emb_out : m->acts[l - 1].out;
+        if (model_checkpointed(m, l)) {
+            *x = m->ckpt;
+            x->out = plan_floats(a, (size_t)model_rows(m) * m->cfg.dim, 1);
+        } else {
+            x->in = in;
+            plan_layer(m, a, x, train);
+        }
+        x->in = in;
+    }
+}
+
+void model_recompute(gt_nn_model *m, int l, model_layer_fn forward)
+{
+    if (!model_checkpointed(m, l))
+        return;
+    mm_stats before = mm_ctx_stats(m->mm);
+    /* the step's forward drew its dropout masks before the pass count moved on */
+    m->dropout_calls--;
+    forward(m, l, &m->acts[l]);
+    m->dropout_calls++;
+    mm_stats after = mm_ctx_stats(m->mm);
+    for (int p = 0; p < GT_NN_PRECISIONS; p++)
+        m->recompute_flops += after.flops[p] - before.flops[p];
 }
 
 /* What every architecture's step needs besides its layers. */
@@ -285,10 +372,16 @@ static void plan_common(gt_nn_model *m, nn_arena *a)
     s->probs = plan_floats(a, B * L, 1);
     s->losses = plan_floats(a, B, 1);
 
-    attention_shape as = {.B = m->B, .T = m->T, .H = c->heads, .D = c->dim / c->heads, .window = 0};
+    attention_shape as = {.B = m->B, .T = m->T, .H = c->heads, .D = c->dim / c->heads, .window = 0,
+                          .block = m->opt.attention_block};
     long scratch = m->opt.attention == GT_NN_ATTN_FUSED ? fused_attention_scratch_floats(as)
                                                         : attention_scratch_floats(as);
-    s->attn_scratch = plan_floats(a, (size_t)scratch, 1);
+    s->attn_scratch = plan_attention(m, a, (size_t)scratch, 1);
+    int kd = train && m->teacher;
+    s->teacher_logits = plan_floats(a, B * L, kd);
+    s->kd_student = plan_floats(a, B * L, kd);
+    s->kd_teacher = plan_floats(a, B * L, kd);
+    s->kd_losses = plan_floats(a, B, kd);
 
     grad_acts *g = &m->g;
     g->ln_scratch = plan_floats(a, (size_t)layernorm_scratch_floats(c->dim), train);
@@ -307,11 +400,20 @@ static void plan_all(gt_nn_model *m, nn_arena *a)
     memset(&m->s, 0, sizeof m->s);
     memset(&m->g, 0, sizeof m->g);
     memset(m->acts, 0, (size_t)m->cfg.layers * sizeof *m->acts);
+    m->plan_attention_bytes = 0;
     plan_common(m, a);
     if (m->cfg.arch == GT_NN_BERT)
         bert_plan(m, a);
     else
         modernbert_plan(m, a);
+    lora_plan(m, a);
+}
+
+/* The options that change the step plan. */
+static int same_plan_options(const gt_nn_options *a, const gt_nn_options *b)
+{
+    return a->attention == b->attention && a->attention_block == b->attention_block &&
+           a->checkpoint_every == b->checkpoint_every;
 }
 
 static size_t physical_memory(void)
@@ -358,8 +460,11 @@ static void rope_prepare(gt_nn_model *m)
 static gt_status model_prepare(gt_nn_model *m, int B, int T, model_mode mode, gt_error *err)
 {
     int threads = omp_get_max_threads();
+    gt_nn_precision precision = mode == MODEL_INFER ? m->opt.infer_precision : m->opt.train_precision;
     if (m->planned && m->B == B && m->T == T && m->mode == mode && m->threads == threads &&
-        m->attention_planned == (int)m->opt.attention && m->precision_planned == (int)model_precision(m))
+        same_plan_options(&m->opt_planned, &m->opt) &&
+        precision == (mode == MODEL_INFER ? m->opt_planned.infer_precision : m->opt_planned.train_precision) &&
+        m->teacher_planned == (m->teacher != NULL))
         return GT_OK;
     gt_status st = check_shape(m, B, T, err);
     if (st != GT_OK)
@@ -370,8 +475,8 @@ static gt_status model_prepare(gt_nn_model *m, int B, int T, model_mode mode, gt
     m->T = T;
     m->mode = mode;
     m->threads = threads;
-    m->attention_planned = (int)m->opt.attention;
-    m->precision_planned = (int)model_precision(m);
+    m->opt_planned = m->opt;
+    m->teacher_planned = m->teacher != NULL;
 
     nn_arena probe;
     memset(&probe, 0, sizeof probe);
@@ -384,6 +489,12 @@ static gt_status model_prepare(gt_nn_model *m, int B, int T, model_mode mode, gt
                             need / 1073741824.0, have / 1073741824.0);
     if ((st = arena_reserve(&m->arena, need, err)) != GT_OK)
         return gt_error_prefix(err, "batch %d x seq %d: ", B, T);
+    if (mode == MODEL_TRAIN && need > m->train_peak) {
+        m->train_peak = need;
+        m->train_attention = m->plan_attention_bytes;
+        m->train_peak_B = B;
+        m->train_peak_T = T;
+    }
     plan_all(m, &m->arena);
     if (arena_overflowed(&m->arena))
         return gt_error_set(err, GT_ERR_INTERNAL, "model: the step plan does not fit the memory it measured");
@@ -405,6 +516,8 @@ static gt_status declare(gt_nn_model *m, gt_error *err)
     return m->cfg.arch == GT_NN_BERT ? bert_declare(m, err) : modernbert_declare(m, err);
 }
 
+/* Frozen weights follow the frozen epoch, which optimizer steps leave alone:
+ * their packed and int8 copies are made once. */
 static void bind_weights(gt_nn_model *m)
 {
     model_linear *ls[4 * 1024 + 2];
@@ -412,14 +525,32 @@ static void bind_weights(gt_nn_model *m)
     for (int i = 0; i < n; i++) {
         const param_tensor *t = &m->params.tensors[ls[i]->w];
         linear_weight_init(&ls[i]->lw, model_data(m, ls[i]->w), (int)t->shape[0], (int)t->shape[1],
-                           &m->params.epoch);
+                           t->trainable ? &m->params.epoch : &m->params.frozen_epoch);
     }
 }
 
-gt_status gt_nn_model_create(const gt_nn_config *cfg, uint64_t seed, gt_nn_model **out, gt_error *err)
+static gt_status check_lora(const gt_nn_lora *l, gt_error *err)
+{
+    if (!l || l->rank == 0)
+        return GT_OK;
+    if (l->rank < 0 || l->rank > 4096)
+        return gt_error_set(err, GT_ERR_INVALID, "lora rank %d: must be 1 to 4096", l->rank);
+    if (!(l->alpha > 0.0f) || !isfinite(l->alpha))
+        return gt_error_set(err, GT_ERR_INVALID, "lora alpha %g: must be positive", (double)l->alpha);
+    if (!(l->dropout >= 0.0f && l->dropout < 1.0f))
+        return gt_error_set(err, GT_ERR_INVALID, "lora dropout %g: must be in [0, 1)", (double)l->dropout);
+    if (l->targets == 0 || l->targets >= (1u << GT_NN_LORA_TARGETS))
+        return gt_error_set(err, GT_ERR_INVALID, "lora targets: name at least one of q, k, v, o, ffn");
+    return GT_OK;
+}
+
+gt_status gt_nn_model_create_lora(const gt_nn_config *cfg, const gt_nn_lora *lora, uint64_t seed,
+                                  gt_nn_model **out, gt_error *err)
 {
     *out = NULL;
     gt_status st = gt_nn_config_check(cfg, err);
+    if (st == GT_OK)
+        st = check_lora(lora, err);
     if (st != GT_OK)
         return st;
     if (cfg->layers > 1024)
@@ -432,16 +563,24 @@ gt_status gt_nn_model_create(const gt_nn_config *cfg, uint64_t seed, gt_nn_model
     m->training = 1;
     m->opt = (gt_nn_options){.train_precision = GT_NN_FP32, .infer_precision = GT_NN_FP32,
                              .attention = GT_NN_ATTN_STANDARD};
+    if (lora)
+        m->lora = *lora;
     params_init(&m->params);
-    if ((st = declare(m, err)) == GT_OK && (st = params_finalize(&m->params, err)) == GT_OK &&
-        (st = mm_ctx_create(&m->mm, err)) == GT_OK) {
+    if ((st = declare(m, err)) == GT_OK && (st = lora_declare(m, err)) == GT_OK &&
+        (st = params_finalize(&m->params, err)) == GT_OK && (st = mm_ctx_create(&m->mm, err)) == GT_OK) {
         bind_weights(m);
         model_init_weights(m, seed);
+        lora_init(m, seed);
         *out = m;
         return GT_OK;
     }
     gt_nn_model_free(m);
     return st;
+}
+
+gt_status gt_nn_model_create(const gt_nn_config *cfg, uint64_t seed, gt_nn_model **out, gt_error *err)
+{
+    return gt_nn_model_create_lora(cfg, NULL, seed, out, err);
 }
 
 void gt_nn_model_free(gt_nn_model *m)
@@ -458,6 +597,7 @@ void gt_nn_model_free(gt_nn_model *m)
         optimizer_free(&m->optim);
     mm_ctx_destroy(m->mm);
     arena_free(&m->arena);
+    nn_free(m->adapters);
     nn_free(m->acts);
     nn_free(m->layers);
     params_free(&m->params);
@@ -477,6 +617,12 @@ gt_status gt_nn_model_set_options(gt_nn_model *m, const gt_nn_options *o, gt_err
         return gt_error_set(err, GT_ERR_INVALID, "precision: unknown value");
     if (o->attention != GT_NN_ATTN_STANDARD && o->attention != GT_NN_ATTN_FUSED)
         return gt_error_set(err, GT_ERR_INVALID, "attention: unknown implementation %d", (int)o->attention);
+    if (o->attention_block && (o->attention_block < GT_NN_ATTN_BLOCK_MIN || o->attention_block > GT_NN_ATTN_BLOCK_MAX))
+        return gt_error_set(err, GT_ERR_INVALID, "attention block %d: the fused kernel takes %d to %d (0: its choice)",
+                            o->attention_block, GT_NN_ATTN_BLOCK_MIN, GT_NN_ATTN_BLOCK_MAX);
+    if (o->checkpoint_every < 0 || o->checkpoint_every > m->cfg.layers)
+        return gt_error_set(err, GT_ERR_INVALID, "checkpoint every %d layers: must be 0 (off) to %d (the layers)",
+                            o->checkpoint_every, m->cfg.layers);
     gt_status st = gt_nn_check_precision(o->train_precision, NULL, err);
     if (st == GT_OK)
         st = gt_nn_check_precision(o->infer_precision, NULL, err);
@@ -569,6 +715,16 @@ gt_status gt_nn_forward(gt_nn_model *m, const int32_t *ids, const int32_t *valid
     if ((st = run_forward(m, err)) != GT_OK)
         return st;
     float mean = cross_entropy_forward(m->s.losses, m->s.probs, m->s.logits, m->s.labels, B, m->cfg.num_labels);
+    if (m->teacher) {
+        if ((st = gt_nn_infer(m->teacher, ids, valid, B, T, m->s.teacher_logits, err)) != GT_OK)
+            return gt_error_prefix(err, "teacher: ");
+        float kd = distill_forward(m->s.kd_losses, m->s.kd_student, m->s.kd_teacher, m->s.logits,
+                                   m->s.teacher_logits, B, m->cfg.num_labels, m->kd_temperature);
+        mean = m->kd_alpha * kd + (1.0f - m->kd_alpha) * mean;
+        m->kd_steps++;
+        m->kd_loss_sum += mean;
+        m->kd_part_sum += m->kd_alpha * kd;
+    }
     if (loss)
         *loss = mean;
     if (logits)
@@ -586,7 +742,12 @@ gt_status gt_nn_backward(gt_nn_model *m, float grad_scale, gt_error *err)
     if (!m->params.grad)
         return gt_error_set(err, GT_ERR_INVALID, "model backward: every tensor is frozen");
     m->have_forward = 0;
-    cross_entropy_backward(m->g.g_logits, m->s.probs, m->s.labels, m->B, m->cfg.num_labels, grad_scale / m->B);
+    float ce_weight = m->teacher ? 1.0f - m->kd_alpha : 1.0f;
+    cross_entropy_backward(m->g.g_logits, m->s.probs, m->s.labels, m->B, m->cfg.num_labels,
+                           ce_weight * grad_scale / m->B);
+    if (m->teacher)
+        distill_backward(m->g.g_logits, m->s.kd_student, m->s.kd_teacher, m->B, m->cfg.num_labels, m->kd_temperature,
+                         m->kd_alpha * grad_scale / m->B);
     mm_ctx_clear_error(m->mm);
     gt_status st = m->cfg.arch == GT_NN_BERT ? bert_backward(m) : modernbert_backward(m);
     gt_status mst = step_status(m, err);
@@ -689,8 +850,97 @@ void gt_nn_model_info_get(const gt_nn_model *m, gt_nn_model_info *info)
     info->arena_bytes = m->arena.capacity;
     info->arena_peak = m->arena.peak;
     mm_stats st = mm_ctx_stats(m->mm);
-    for (int p = 0; p < GT_NN_PRECISIONS; p++)
+    for (int p = 0; p < GT_NN_PRECISIONS; p++) {
         info->matmul_flops[p] = st.flops[p];
+        info->matmul_calls[p] = st.calls[p];
+    }
+    info->train_B = m->train_peak_B;
+    info->train_T = m->train_peak_T;
+    info->train_activation_bytes = m->train_peak;
+    info->train_attention_bytes = m->train_attention;
+    info->recompute_flops = m->recompute_flops;
+    info->fused_ops = m->fused_ops;
+    model_linear *ls[4 * 1024 + 2];
+    int n = all_linears((gt_nn_model *)m, ls, (int)(sizeof ls / sizeof ls[0]));
+    for (int i = 0; i < n; i++)
+        if (ls[i]->lw.w_s8) {
+            size_t w = (size_t)ls[i]->lw.out * ls[i]->lw.in;
+            info->int8_weights++;
+            info->int8_weight_bytes += w + (size_t)ls[i]->lw.out * sizeof(float);
+            info->int8_source_bytes += w * sizeof(float);
+        }
+    info->distill_steps = m->kd_steps;
+    info->distill_loss_sum = m->kd_loss_sum;
+    info->distill_kd_sum = m->kd_part_sum;
+}
+
+gt_status gt_nn_plan_bytes(gt_nn_model *m, int B, int T, int train, const gt_nn_options *o, size_t *total,
+                           size_t *attention, gt_error *err)
+{
+    gt_status st = check_shape(m, B, T, err);
+    if (st != GT_OK)
+        return st;
+    gt_nn_options keep = m->opt;
+    int keep_B = m->B, keep_T = m->T;
+    model_mode keep_mode = m->mode;
+    if (o)
+        m->opt = *o;
+    m->B = B;
+    m->T = T;
+    m->mode = train ? MODEL_TRAIN : MODEL_INFER;
+    nn_arena probe;
+    memset(&probe, 0, sizeof probe);
+    plan_all(m, &probe);
+    *total = probe.peak;
+    if (attention)
+        *attention = m->plan_attention_bytes;
+    m->opt = keep;
+    m->B = keep_B;
+    m->T = keep_T;
+    m->mode = keep_mode;
+    m->planned = 0;    /* the probe overwrote the step's pointers */
+    m->have_forward = 0;
+    return GT_OK;
+}
+
+gt_status gt_nn_set_teacher(gt_nn_model *m, gt_nn_model *teacher, float temperature, float alpha, gt_error *err)
+{
+    if (teacher) {
+        if (teacher == m)
+            return gt_error_set(err, GT_ERR_INVALID, "distill: a model cannot be its own teacher");
+        if (teacher->cfg.num_labels != m->cfg.num_labels)
+            return gt_error_set(err, GT_ERR_INVALID, "distill: the teacher has %d labels, the student %d",
+                                teacher->cfg.num_labels, m->cfg.num_labels);
+        if (!(temperature > 0.0f) || !isfinite(temperature))
+            return gt_error_set(err, GT_ERR_INVALID, "distill: temperature %g must be positive", (double)temperature);
+        if (!(alpha >= 0.0f && alpha <= 1.0f))
+            return gt_error_set(err, GT_ERR_INVALID, "distill: alpha %g must be in [0, 1]", (double)alpha);
+    }
+    m->teacher = teacher;
+    m->kd_temperature = temperature;
+    m->kd_alpha = alpha;
+    m->have_forward = 0;
+    return GT_OK;
+}
+
+gt_status gt_nn_config_params(const gt_nn_config *cfg, long *params, gt_error *err)
+{
+    gt_status st = gt_nn_config_check(cfg, err);
+    if (st != GT_OK)
+        return st;
+    if (cfg->layers > 1024)
+        return gt_error_set(err, GT_ERR_INVALID, "layers %d: at most 1024", cfg->layers);
+    /* declare alone records names and shapes; nothing the size of the model is allocated */
+    gt_nn_model m;
+    memset(&m, 0, sizeof m);
+    m.cfg = *cfg;
+    params_init(&m.params);
+    if ((st = declare(&m, err)) == GT_OK)
+        *params = (long)params_count(&m.params, 0);
+    nn_free(m.acts);
+    nn_free(m.layers);
+    params_free(&m.params);
+    return st;
 }
 
 /* Query-key pairs attention looks at in one sequence of T real tokens. */
