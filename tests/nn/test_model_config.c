@@ -3,6 +3,7 @@
  * config.json and again, and clear errors for what the engine cannot build. */
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "greentune/config.h"
