@@ -34,9 +34,10 @@ enum { BLOCK_AUTO = 128, BLOCK_MAX = 256 };
 
 static int block_size(attention_shape s)
 {
-    if (s.block > 0)
-        return s.block < BLOCK_MAX ? s.block : BLOCK_MAX;
-    return s.window > 0 && s.window < 2 * s.T ? 64 : BLOCK_AUTO;
+    int bs = s.block > 0 ? (s.block < BLOCK_MAX ? s.block : BLOCK_MAX)
+                         : s.window > 0 && s.window < 2 * s.T ? 64 : BLOCK_AUTO;
+    int whole = (s.T + 15) / 16 * 16;   /* a block past the sequence only costs scratch */
+    return bs < whole ? bs : whole;
 }
 
 /* Row stride of a transposed (D, T) operand: T rounded up to whole vectors,

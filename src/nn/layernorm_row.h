@@ -1,5 +1,5 @@
 /* One row of LayerNorm, shared by layernorm_forward and the fused
- * residual + LayerNorm (dropout.c), so both give the same bits. */
+ * residual + LayerNorm (dropout.c): one definition of the arithmetic. */
 #ifndef GREENTUNE_NN_LAYERNORM_ROW_H
 #define GREENTUNE_NN_LAYERNORM_ROW_H
 

@@ -125,8 +125,9 @@ void dropout_backward(float *dx, const uint8_t *mask, const float *dy, long n, f
 
 /* res = residual + dropout(x) (dropout_residual_forward; mask NULL or p = 0:
  * no dropout), then y = LayerNorm(res) (layernorm_forward), row by row in one
- * pass: the same bits as the two ops. res, y, mask, x, residual: (N, C);
- * mean, rstd: (N) or NULL; w: (C); b: (C) or NULL. */
+ * pass: the same mask and, within rounding, the same values as the two ops
+ * (the compiler may form fused multiply-adds differently in the two loops).
+ * res, y, mask, x, residual: (N, C); mean, rstd: (N) or NULL; w: (C); b: (C) or NULL. */
 void residual_layernorm_forward(float *res, float *y, float *mean, float *rstd, uint8_t *mask, const float *x,
                                 const float *residual, const float *w, const float *b, int N, int C, float eps,
                                 float p, uint64_t seed, uint64_t offset);
