@@ -4,8 +4,8 @@
  * before the pipeline starts (gt_knobs_apply_machine, src/knobs/apply.c), with
  * their evidence next to their effect. The sysfs writes go through
  * machine_state.c, which saves the original values, journals them and restores
- * them on every exit path. prefetch and fused are defined here but their effect
- * is provided by the pipeline and the engine (not built yet: GT_KNOB_PENDING). */
+ * them on every exit path. fused sets up the engine's fused kernels through
+ * stage hooks; prefetch is defined here, its effect not built yet (GT_KNOB_PENDING). */
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>

@@ -12,16 +12,16 @@
  * layer_acts per layer) plus the backward temporaries; MODEL_INFER keeps one
  * layer_acts that every layer reuses and writes its output over its input.
  *
- * Seams for the knobs (see knobs.md):
- *   - linear layers all go through model_linear_forward/backward: LoRA
- *     adapters belong there (a model_linear grows the adapter's indices);
- *   - freezing is params_set_trainable between declare and finalize
- *     (model_create's only step in between); frozen tensors have no gradient
- *     and model_linear_backward skips their dW;
+ * What the knobs use (docs/models.md):
+ *   - linear layers all go through model_linear_forward/backward, which add
+ *     the LoRA adapters (lora.c) and run frozen weights in int8 for QLoRA;
+ *   - freezing is params_set_trainable between declare and finalize; frozen
+ *     tensors have no gradient, model_linear_backward skips their dW, and
+ *     their derived copies follow params.frozen_epoch;
  *   - a layer's forward reads only its input and parameters, so gradient
- *     checkpointing can plan one layer_acts for recomputation and keep only
- *     layer inputs;
- *   - pruning layers is a config with fewer layers plus a layer map on load. */
+ *     checkpointing plans one shared layer_acts (m->ckpt) for the
+ *     checkpointed layers and reruns their forward before their backward;
+ *   - pruning is a config with fewer layers plus a layer map on load. */
 #ifndef GREENTUNE_NN_MODEL_H
 #define GREENTUNE_NN_MODEL_H
 
