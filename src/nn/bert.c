@@ -57,15 +57,8 @@ gt_status bert_declare(gt_nn_model *m, gt_error *err)
 /* One layer's activations; x->in is set (NULL for the checkpointed layers' shared set). */
 static void plan_layer(gt_nn_model *m, nn_arena *a, layer_acts *x, int train)
 {
-    const gt_nn_config *c = &m->cfg;
-    size_t N = (size_t)model_rows(m), C = (size_t)c->dim, F = (size_t)c->ffn;
-    size_t heads = (size_t)m->B * c->heads, T = (size_t)m->T;
-    int bf = train && model_precision(m) == GT_NN_BF16;
-    int fused = m->opt.attention == GT_NN_ATTN_FUSED;
-    x->qkv = plan_floats(a, N * 3 * C, 1);
-    x->probs = plan_attention(m, a, heads * T * T, !fused);
-    x->lse = plan_attention(m, a, heads * T, fused);
-    x->ctx = plan_floats(a, N * C, 1);
+    size_t N = (size_t)model_rows(m), C = (size_t)m->cfg.dim, F = (size_t)m->cfg.ffn;
+    model_plan_attention(m, a, x);
     x->res1 = plan_floats(a, N * C, 1);
     x->mean1 = plan_floats(a, N, train);
     x->rstd1 = plan_floats(a, N, train);
@@ -76,13 +69,7 @@ static void plan_layer(gt_nn_model *m, nn_arena *a, layer_acts *x, int train)
     x->res2 = plan_floats(a, N * C, 1);
     x->mean2 = plan_floats(a, N, train);
     x->rstd2 = plan_floats(a, N, train);
-    x->out = train ? plan_floats(a, N * C, x != &m->ckpt) : x->in;
-    x->mask_attn = plan_bytes(a, N * C, train && c->drop_attn_out > 0);
-    x->mask_ffn = plan_bytes(a, N * C, train && c->drop_ffn > 0);
-    x->qkv_in_bf = plan_bf16(a, N * C, bf);
-    x->ctx_bf = plan_bf16(a, N * C, bf);
-    x->ffn_in_bf = plan_bf16(a, N * C, bf);
-    x->ffn_act_bf = plan_bf16(a, N * F, bf);
+    model_plan_layer_out(m, a, x, train, C);
 }
 
 void bert_plan(gt_nn_model *m, nn_arena *a)

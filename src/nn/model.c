@@ -308,6 +308,32 @@ float *plan_attention(gt_nn_model *m, nn_arena *a, size_t n, int want)
     return p;
 }
 
+void model_plan_attention(gt_nn_model *m, nn_arena *a, layer_acts *x)
+{
+    size_t N = (size_t)model_rows(m), C = (size_t)m->cfg.dim;
+    size_t heads = (size_t)m->B * m->cfg.heads, T = (size_t)m->T;
+    int blocked = m->opt.attention == GT_NN_ATTN_FUSED;
+    x->qkv = plan_floats(a, N * 3 * C, 1);
+    x->probs = plan_attention(m, a, heads * T * T, !blocked);
+    x->lse = plan_attention(m, a, heads * T, blocked);
+    x->ctx = plan_floats(a, N * C, 1);
+}
+
+void model_plan_layer_out(gt_nn_model *m, nn_arena *a, layer_acts *x, int train, size_t ffn_drop)
+{
+    const gt_nn_config *c = &m->cfg;
+    size_t N = (size_t)model_rows(m), C = (size_t)c->dim, F = (size_t)c->ffn;
+    int bf = train && model_precision(m) == GT_NN_BF16;
+    /* the shared set's output is never used: each checkpointed layer has its own */
+    x->out = train ? plan_floats(a, N * C, x != &m->ckpt) : x->in;
+    x->mask_attn = plan_bytes(a, N * C, train && c->drop_attn_out > 0);
+    x->mask_ffn = plan_bytes(a, N * ffn_drop, train && c->drop_ffn > 0);
+    x->qkv_in_bf = plan_bf16(a, N * C, bf);
+    x->ctx_bf = plan_bf16(a, N * C, bf);
+    x->ffn_in_bf = plan_bf16(a, N * C, bf);
+    x->ffn_act_bf = plan_bf16(a, N * F, bf);
+}
+
 void model_plan_layers(gt_nn_model *m, nn_arena *a, model_plan_layer_fn plan_layer)
 {
     int train = m->mode == MODEL_TRAIN, count = train ? m->cfg.layers : 1, shared = 0;

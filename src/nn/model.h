@@ -283,6 +283,10 @@ static inline int model_checkpointed(const gt_nn_model *m, int l)
  * every buffer but its output with the others (m->ckpt). */
 typedef void (*model_plan_layer_fn)(gt_nn_model *m, nn_arena *a, layer_acts *x, int train);
 void model_plan_layers(gt_nn_model *m, nn_arena *a, model_plan_layer_fn plan_layer);
+/* What every layer plan has: qkv, the attention's probabilities or lse, ctx ... */
+void model_plan_attention(gt_nn_model *m, nn_arena *a, layer_acts *x);
+/* ... and its output, dropout masks (the FFN's over ffn_drop columns) and bf16 input copies. */
+void model_plan_layer_out(gt_nn_model *m, nn_arena *a, layer_acts *x, int train, size_t ffn_drop);
 /* Runs layer l's forward again (same dropout masks) before its backward when it is checkpointed. */
 typedef void (*model_layer_fn)(gt_nn_model *m, int l, layer_acts *a);
 void model_recompute(gt_nn_model *m, int l, model_layer_fn forward);

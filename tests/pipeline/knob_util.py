@@ -15,6 +15,14 @@ eval: {batch: 16}
 system: {threads: 1, meter: estimate}
 """
 
+# Fine-tuning a model directory (its tokenizer comes with it).
+FROM_DIR = """\
+data: {format: jsonl, path: data.jsonl, split: [0.5, 0.25, 0.25], seed: 1}
+model: {from: %s}
+train: {epochs: 1, batch: 8, lr: %g, seed: 1}
+system: {threads: 1, meter: estimate}
+"""
+
 
 class Pipeline:
     """A work directory with the tiny data set and a pipeline file."""
@@ -43,6 +51,11 @@ class Pipeline:
 
     def out(self, name):
         return os.path.join(self.dir, name)
+
+
+def from_dir(prefix, model_dir, lr):
+    """A pipeline that trains model_dir's model for one epoch at lr."""
+    return Pipeline(prefix, text=FROM_DIR % (model_dir, lr))
 
 
 def evidence(record, name):

@@ -13,10 +13,11 @@ fails with one line."""
 import json
 import os
 import shutil
+import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from knob_util import Pipeline, config_json, evidence, one_line  # noqa: E402
+from knob_util import Pipeline, config_json, evidence, from_dir, one_line  # noqa: E402
 from pipeline_util import SOURCE, Checks, run  # noqa: E402
 
 sys.path.insert(0, os.path.join(SOURCE, "tests", "io"))
@@ -53,12 +54,7 @@ for side, removed in (("top", [1]), ("bottom", [0])):
 base = p.out("base")
 code, r, err, _ = p.run(sets=["model.layers=3"], out=base)
 c.check(code == 0, "base run: %s" % err)
-loaded = Pipeline("prune-loaded", text="""\
-data: {format: jsonl, path: data.jsonl, split: [0.5, 0.25, 0.25], seed: 1}
-model: {from: %s}
-train: {epochs: 1, batch: 8, lr: 1.0e-9, seed: 1}
-system: {threads: 1, meter: estimate}
-""" % base)
+loaded = from_dir("prune-loaded", base, 1e-9)
 pruned = loaded.out("pruned")
 code, r, err, _ = loaded.run(["prune_layers={n: 1, from: bottom}"], out=pruned)
 if c.check(code == 0, "loaded prune: %s" % err):
@@ -67,9 +63,8 @@ if c.check(code == 0, "loaded prune: %s" % err):
     c.check(config_json(pruned)["num_hidden_layers"] == 2, "config.json %r" % config_json(pruned))
     before, after = tensors(base), tensors(pruned)
     c.check(len(after) == len(before) - 16, "%d tensors after, %d before" % (len(after), len(before)))
-    # the embeddings and layer 1's LayerNorm (now layer 0's) train with a learning rate of 1e-9 for one
-    # epoch: bf16-exact equality is too strict, but each kept tensor must match its source closely
-    import struct
+    # every tensor trains for one epoch at a learning rate of 1e-9 (Adam moves each by about that):
+    # each kept tensor must still match its source layer's to 1e-5 (another layer's differs by far more)
     worst = 0.0
     for name, data in after.items():
         src = name.replace("encoder.layer.1.", "encoder.layer.2.").replace("encoder.layer.0.", "encoder.layer.1.")
@@ -83,12 +78,7 @@ mb = Pipeline("prune-mb", arch="modernbert", layers=3, epochs=1)
 mbase = mb.out("base")
 code, r, err, _ = mb.run(out=mbase)
 c.check(code == 0, "modernbert base: %s" % err)
-mbl = Pipeline("prune-mb-loaded", text="""\
-data: {format: jsonl, path: data.jsonl, split: [0.5, 0.25, 0.25], seed: 1}
-model: {from: %s}
-train: {epochs: 1, batch: 8, lr: 1.0e-3, seed: 1}
-system: {threads: 1, meter: estimate}
-""" % mbase)
+mbl = from_dir("prune-mb-loaded", mbase, 1e-3)
 mout = mbl.out("pruned")
 code, r, err, _ = mbl.run(["prune_layers={n: 1, from: bottom}"], out=mout)
 if c.check(code == 0, "modernbert prune: %s" % err):
