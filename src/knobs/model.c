@@ -625,7 +625,8 @@ const gt_knob_def gt_knobs_model[] = {
         .summary = "train a smaller student on the teacher's logits (and the labels)",
         .params = (const gt_knob_param[]){
             {"teacher", GT_PARAM_STRING, "unpruned", 0, 0, NULL, 1,
-             "a fine-tuned model directory, or \"unpruned\": model.from before prune_layers / before the student is cut"},
+             "a fine-tuned model directory (relative: to the pipeline file), or \"unpruned\": model.from before "
+             "prune_layers / before the student is cut"},
             {"layers", GT_PARAM_INT, "0", 0, 1024, NULL, 0,
              "student layers; 0: what prune_layers leaves, or half the teacher's layers without it"},
             {"temperature", GT_PARAM_FLOAT, "2", 0.5, 20, NULL, 0, "softmax temperature of the distillation loss"},

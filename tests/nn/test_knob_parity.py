@@ -11,7 +11,9 @@ greentune's packed (3C, C) block and on separate Linear modules in PyTorch, so
 this also checks that each target maps to the right rows. The QLoRA variant
 (frozen base in int8) is compared with the same float64 reference: logits at
 int8's bound (8e-2 of their scale), each gradient by its direction (cosine
-similarity >= 0.95; see TOL_QLORA_COS).
+similarity >= 0.95; see TOL_QLORA_COS); with bf16 training (the base's
+matmuls in bf16, the adapters in fp32) the worst error against fp64 is at
+most 1.5 times torch.autocast's.
 
 Pruning: a model built with fewer layers whose weights come from the full
 checkpoint through a layer map equals the full PyTorch model with the same
@@ -171,28 +173,16 @@ def run_driver(tmp, *extra):
     return P.read_outputs(out)
 
 
-def lora_case(name, c, targets, rank, alpha, B, T, valid_list, seed):
+def lora_model(c, targets, rank, alpha, seed):
+    """The torch model with adapters, its base weights and its adapters (the same for the same seed)."""
     torch.manual_seed(seed)
     model = torch_models.build(c)
     P.randomize(model, seed)
     base = {n: p.detach().clone() for n, p in model.state_dict().items()}
-    adapters = add_lora(model, c, rank, alpha, targets, seed + 7)
-    ids, valid, labels = inputs(c, B, T, valid_list, seed + 1)
-    weights = dict(base)
-    weights.update({n: p.detach().clone() for n, p in adapters.items()})
-    mask = sum(TARGET_BITS[t] for t in targets)
-    lora_arg = "%d,%r,%d" % (rank, alpha, mask)
-    with tempfile.TemporaryDirectory() as tmp:
-        write_case(tmp, torch_models.hf_config(c), weights, ids, valid, labels)
-        got = run_driver(tmp, "--lora", lora_arg)
-        qlora = run_driver(tmp, "--lora", lora_arg, "--frozen-int8", "1")
-    model = model.double()
-    ref = reference(model, trainable(model, adapters), ids, valid, labels)
-    names = set(k[5:] for k in got if k.startswith("grad."))
-    if names != set(ref["grads"]):
-        P.FAILURES.append("%s: greentune trains %s, PyTorch %s" % (name, sorted(names), sorted(ref["grads"])))
-        return
-    P.compare_fp32(name, got, ref)
+    return model, base, add_lora(model, c, rank, alpha, targets, seed + 7)
+
+
+def compare_qlora(name, qlora, ref):
     logits = P.check(name + " qlora logits", qlora["logits"], ref["logits"], P.TOL_INT8) or 0
     worst = 1.0
     for n, g in ref["grads"].items():
@@ -202,6 +192,51 @@ def lora_case(name, c, targets, rank, alpha, B, T, valid_list, seed):
             P.FAILURES.append("%s qlora grad %s: cosine %.3f with the fp64 gradient < %.2f" % (name, n, cos,
                                                                                              TOL_QLORA_COS))
     print("%-28s QLoRA (int8 frozen base): logits %.1e, lowest gradient cosine %.3f" % (name, logits, worst))
+
+
+def compare_bf16(name, got, auto, ref):
+    """bf16 training with adapters: the base's matmuls in bf16, the adapters in fp32. Its worst error
+    against fp64 (logits, loss, gradients at a hundredth of the largest) may not exceed
+    max(1.5 x that of torch.autocast, which rounds the adapters too, 1e-2)."""
+    floor = P.gradient_floor(ref["grads"], 1e-2)
+    pairs = [("logits", got["logits"], auto["logits"], ref["logits"], 0.0),
+             ("loss", got["loss"], auto["loss"].reshape(1), ref["loss"].reshape(1), 0.0)]
+    pairs += [("grad " + n, got["grad." + n], auto["grads"][n], g, floor) for n, g in ref["grads"].items()]
+    mine = theirs = 0.0
+    for what, g, a, r, fl in pairs:
+        r = np.asarray(r, np.float64)
+        mine = max(mine, P.scaled_error(g, r, fl))
+        theirs = max(theirs, P.scaled_error(np.asarray(a.float(), np.float64), r, fl))
+    if not mine <= max(1.5 * theirs, 1e-2):
+        P.FAILURES.append("%s bf16: worst error vs fp64 %.3g, autocast's %.3g" % (name, mine, theirs))
+    print("%-28s bf16 base: worst error vs fp64 %.1e (autocast %.1e)" % (name, mine, theirs))
+
+
+def lora_case(name, c, targets, rank, alpha, B, T, valid_list, seed):
+    model, base, adapters = lora_model(c, targets, rank, alpha, seed)
+    ids, valid, labels = inputs(c, B, T, valid_list, seed + 1)
+    weights = dict(base)
+    weights.update({n: p.detach().clone() for n, p in adapters.items()})
+    mask = sum(TARGET_BITS[t] for t in targets)
+    lora_arg = "%d,%r,%d" % (rank, alpha, mask)
+    with tempfile.TemporaryDirectory() as tmp:
+        write_case(tmp, torch_models.hf_config(c), weights, ids, valid, labels)
+        got = run_driver(tmp, "--lora", lora_arg)
+        qlora = run_driver(tmp, "--lora", lora_arg, "--frozen-int8", "1")
+        bf16 = run_driver(tmp, "--lora", lora_arg, "--precision", "bf16") if P.bf16_supported() else None
+    model = model.double()
+    ref = reference(model, trainable(model, adapters), ids, valid, labels)
+    names = set(k[5:] for k in got if k.startswith("grad."))
+    if names != set(ref["grads"]):
+        P.FAILURES.append("%s: greentune trains %s, PyTorch %s" % (name, sorted(names), sorted(ref["grads"])))
+        return
+    P.compare_fp32(name, got, ref)
+    compare_qlora(name, qlora, ref)
+    if bf16 is not None:
+        m32, _, a32 = lora_model(c, targets, rank, alpha, seed)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            auto = reference(m32, trainable(m32, a32), ids, valid, labels)
+        compare_bf16(name, bf16, auto, ref)
 
 
 def prune_case(name, c, keep, B, T, valid_list, seed):
