@@ -145,27 +145,9 @@ void model_norm_backward(gt_nn_model *m, float *dx, const float *dy, const float
                        m->g.ln_scratch, N, m->cfg.dim);
 }
 
-static int dropout_active(const gt_nn_model *m, float p);
-static uint64_t dropout_seed(const gt_nn_model *m);
-#define DROPOUT_SITE_SPAN ((uint64_t)1 << 40)
-
-void model_residual_norm(gt_nn_model *m, float *res, float *y, float *mean, float *rstd, uint8_t *mask,
-                         const float *x, const float *in, float p, int site, int w, int b)
-{
-    if (!m->opt.fused) {
-        model_dropout_residual(m, res, mask, x, in, (long)model_rows(m) * m->cfg.dim, p, site);
-        model_norm_forward(m, y, mean, rstd, res, w, b, (int)model_rows(m));
-        return;
-    }
-    int drop = dropout_active(m, p) && mask;
-    m->fused_ops++;
-    residual_layernorm_forward(res, y, mean, rstd, drop ? mask : NULL, x, in, model_data(m, w), model_data(m, b),
-                               (int)model_rows(m), m->cfg.dim, m->cfg.eps, p, drop ? dropout_seed(m) : 0,
-                               (uint64_t)site * DROPOUT_SITE_SPAN);
-}
-
 /* Dropout sites get disjoint counter ranges: site s of forward pass k uses
  * seed = hash(model seed, k) and offsets [s 2^40, (s + 1) 2^40). */
+#define DROPOUT_SITE_SPAN ((uint64_t)1 << 40)
 
 static int dropout_active(const gt_nn_model *m, float p)
 {
@@ -203,6 +185,21 @@ const float *model_dropout_backward(float *scratch, const uint8_t *mask, const f
         return dy;
     dropout_backward(scratch, mask, dy, n, p);
     return scratch;
+}
+
+void model_residual_norm(gt_nn_model *m, float *res, float *y, float *mean, float *rstd, uint8_t *mask,
+                         const float *x, const float *in, float p, int site, int w, int b)
+{
+    if (!m->opt.fused) {
+        model_dropout_residual(m, res, mask, x, in, (long)model_rows(m) * m->cfg.dim, p, site);
+        model_norm_forward(m, y, mean, rstd, res, w, b, (int)model_rows(m));
+        return;
+    }
+    int drop = dropout_active(m, p) && mask;
+    m->fused_ops++;
+    residual_layernorm_forward(res, y, mean, rstd, drop ? mask : NULL, x, in, model_data(m, w), model_data(m, b),
+                               (int)model_rows(m), m->cfg.dim, m->cfg.eps, p, drop ? dropout_seed(m) : 0,
+                               (uint64_t)site * DROPOUT_SITE_SPAN);
 }
 
 activation_kind model_activation(gt_nn_activation a)
