@@ -504,7 +504,11 @@ static gt_status activation_configure(gt_knob_use *use, gt_pipeline_ctx *p, gt_e
 static gt_status activation_load(gt_knob_use *use, gt_pipeline_ctx *p, gt_error *err)
 {
     (void)err;
-    knob_evidence_string(use, "activation_used", gt_nn_activation_name(gt_nn_model_config(p->model)->act));
+    const char *used = gt_nn_activation_name(gt_nn_model_config(p->model)->act);
+    knob_evidence_string(use, "activation_used", used);
+    const cJSON *before = cJSON_GetObjectItemCaseSensitive(use->evidence, "activation_before");
+    if (cJSON_IsString(before) && !strcmp(before->valuestring, used))
+        pl_warn(p, "activation: the model already uses %s, so the knob changes nothing", used);
     return GT_OK;
 }
 

@@ -8,13 +8,12 @@
 #include <stdio.h>
 
 #include "knob_internal.h"
-#include "pipeline/stage_hooks.h"
+#include "pipeline/pipeline_internal.h"
 
 /* --- grad_ckpt: the engine recomputes checkpointed layers in backward ------------ */
 
 static gt_status grad_ckpt_load(gt_knob_use *use, gt_pipeline_ctx *p, gt_error *err)
 {
-    (void)err;
     p->nn.checkpoint_every = (int)gt_knob_int(use, "every");
     if (p->nn.checkpoint_every > p->model_config.layers)
         return gt_error_set(err, GT_ERR_INVALID, "knob \"grad_ckpt\": every %d is more than the model's %d layers; "
@@ -34,7 +33,7 @@ static gt_status grad_ckpt_finish(gt_knob_use *use, gt_pipeline_ctx *p, gt_error
     gt_status st = gt_nn_plan_bytes(p->model, info.train_B, info.train_T, 1, &plain, &before, NULL, err);
     if (st != GT_OK)
         return gt_error_prefix(err, "knob \"grad_ckpt\": ");
-    double flops = 0;
+    double flops = 0;   /* every matmul of the run: training, validation, eval */
     for (int i = 0; i < GT_NN_PRECISIONS; i++)
         flops += info.matmul_flops[i];
     knob_evidence_number(use, "peak_activation_bytes_before", (double)before);
@@ -43,6 +42,9 @@ static gt_status grad_ckpt_finish(gt_knob_use *use, gt_pipeline_ctx *p, gt_error
     knob_evidence_number(use, "extra_flop_share", flops > 0 ? info.recompute_flops / flops : 0);
     if (!(info.recompute_flops > 0))
         return gt_error_set(err, GT_ERR_INTERNAL, "knob \"grad_ckpt\": no layer was recomputed");
+    if (info.train_activation_bytes >= before)
+        pl_warn(p, "grad_ckpt: every %ld recomputes one layer only, which saves no memory; give a smaller every",
+                gt_knob_int(use, "every"));
     return GT_OK;
 }
 

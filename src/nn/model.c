@@ -988,7 +988,7 @@ double gt_nn_step_flops(const gt_nn_config *c, int B, int T, int train)
     double head = 2.0 * B * C * (C + c->num_labels);
     double attention = 0;
     for (int l = 0; l < c->layers; l++) {
-        int window = c->arch == GT_NN_MODERNBERT && l % c->global_every != 0 ? c->local_window : 0;
+        int window = c->arch == GT_NN_MODERNBERT && (l + c->global_offset) % c->global_every != 0 ? c->local_window : 0;
         /* q k^T and P v: 2 D multiply-adds per pair and head, forward */
         attention += 4.0 * B * c->dim * attention_pairs(T, window);
     }

@@ -5,7 +5,7 @@
  *   per layer i (pre-norm; layer 0 has no attn_norm):
  *     qkv = attn_norm(x) Wqkv^T;  rotate q, k (RoPE: theta 160000 in global
  *     layers, 10000 in local ones);  ctx = attention(qkv), global when
- *     i % global_every == 0, else keys within +-local_window/2
+ *     (i + global_offset) % global_every == 0, else keys within +-local_window/2
  *     x = x + drop(ctx Wo^T)
  *     [a, gate] = mlp_norm(x) Wi^T;  x = x + drop(act(a) * gate) Wo^T
  *   h = final_norm(x);  pooled = h[:, 0] or the mean over valid tokens

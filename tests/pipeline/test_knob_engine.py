@@ -46,6 +46,9 @@ if c.check(code == 0, "grad_ckpt: %s" % err):
     c.check(epoch_losses(r) == epoch_losses(plain) and logits(preds) == plain_logits, "grad_ckpt changed results")
     c.check(e["peak_activation_bytes_after"] < e["peak_activation_bytes_before"], "bytes %r" % e)
     c.check(0.1 < e["extra_flop_share"] < 0.5 and e["extra_forward_flops"] > 0, "extra flops %r" % e)
+# every=2 on two layers recomputes layer 0 alone: no memory saved, and the run says so
+code, r, err, _ = p.run(["grad_ckpt=2"])
+c.check(code == 0 and any("saves no memory" in w for w in r["warnings"]), "grad_ckpt=2: %r" % err)
 code, _, err, _ = p.run(["grad_ckpt=3"])
 c.check(one_line(code, err) and "every 3" in err, "grad_ckpt=3 on 2 layers: %r" % err)
 
@@ -77,6 +80,9 @@ if c.check(code == 0, "activation: %s" % err):
     c.check(e == {"activation_before": "gelu", "activation_used": "relu"}, "activation %r" % e)
     c.check(config_json(out)["hidden_act"] == "relu" and r["model"]["activation"] == "relu", "config.json")
     c.check(epoch_losses(r) != epoch_losses(plain), "relu trained exactly like gelu")
+
+code, r, err, _ = p.run(["activation=gelu"], sets=["train.epochs=1"])
+c.check(code == 0 and any("changes nothing" in w for w in r["warnings"]), "activation=gelu: %r" % err)
 
 # int8: the same trained weights, evaluated in int8.
 code, r, err, preds = p.run(["int8"])
