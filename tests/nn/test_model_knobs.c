@@ -40,12 +40,7 @@ static double case_loss(void *ctx)
     double total = 0.0;
     for (int b = 0; b < B; b++) {
         const float *s = logits + b * L;
-        double mx = s[0], sum = 0.0;
-        for (int j = 1; j < L; j++)
-            mx = fmax(mx, s[j]);
-        for (int j = 0; j < L; j++)
-            sum += exp(s[j] - mx);
-        double ce = mx + log(sum) - s[c->labels[b]];
+        double ce = row_cross_entropy(s, L, c->labels[b]);
         if (!c->teacher_logits) {
             total += ce;
             continue;
