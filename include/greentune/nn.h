@@ -138,6 +138,10 @@ typedef struct {
     int global_every;               /* 3: layers 0, 3, 6, ... attend globally */
     int local_window;               /* 128: local layers see keys with |i - j| <= 64 */
     double global_theta, local_theta; /* RoPE bases: 160000 and 10000 */
+    /* modernbert: layer i is global iff (i + global_offset) % global_every == 0.
+     * 0 in HF's models; a model pruned from the bottom keeps each layer's kind
+     * with the offset of its first kept layer (config.json: layer_types). */
+    int global_offset;
 } gt_nn_config;
 
 GT_API const char *gt_nn_arch_name(gt_nn_arch a);
@@ -163,6 +167,9 @@ GT_API gt_status gt_nn_config_write_hf(const gt_nn_config *cfg, const char *path
  * (blocked online softmax, O(T) memory per head). Same results within 1e-5. */
 typedef enum { GT_NN_ATTN_STANDARD = 0, GT_NN_ATTN_FUSED = 1 } gt_nn_attention;
 GT_API const char *gt_nn_attention_name(gt_nn_attention a);
+/* Query/key block sizes the fused kernel takes (gt_nn_options.attention_block). */
+#define GT_NN_ATTN_BLOCK_MIN 16
+#define GT_NN_ATTN_BLOCK_MAX 256
 
 /* How the model runs (changeable between steps). */
 typedef struct {
@@ -175,8 +182,20 @@ typedef struct {
     /* 1: fused kernels. Inference: bias + activation in the matmul's epilogue,
      * residual adds as the matmul's sum post-op. Training (bert): the GELU's
      * slope is kept from the forward pass so backward only multiplies. Same
-     * results within rounding. */
+     * results within rounding. Training also runs residual + LayerNorm (and
+     * the dropout before them) in one pass per row: bit-identical. */
     int fused;
+    /* Fused attention's query/key block, GT_NN_ATTN_BLOCK_MIN..MAX; 0: the
+     * kernel's choice (128, or 64 in sliding-window layers). */
+    int attention_block;
+    /* Gradient checkpointing: k > 0 keeps only the input of every layer l
+     * with l % k == 0 and recomputes its activations in backward (1: every
+     * layer). Bit-identical gradients; 0: off. */
+    int checkpoint_every;
+    /* 1: frozen weights (LoRA's base) run int8 matmuls in training too
+     * (QLoRA-style): forward on the per-channel int8 copy, backward's
+     * dx = dy W on that copy dequantized to fp32, so both see the same W. */
+    int frozen_int8;
 } gt_nn_options;
 
 typedef struct gt_nn_model gt_nn_model;
@@ -186,6 +205,44 @@ typedef struct gt_nn_model gt_nn_model;
  * output projections scaled by 1/sqrt(2 layers), classifier dim^-0.5),
  * from a generator seeded with seed. Training mode, fp32, standard attention. */
 GT_API gt_status gt_nn_model_create(const gt_nn_config *cfg, uint64_t seed, gt_nn_model **out, gt_error *err);
+
+/* LoRA (as PEFT): the base weights are frozen and each targeted projection W
+ * (out, in) gets y += (alpha / rank) drop(x) A^T B^T with A (rank, in) drawn
+ * kaiming-uniform (bound 1/sqrt(in)) and B (out, rank) zero, so training starts
+ * from the base model. bert's and modernbert's packed q/k/v block gets one
+ * adapter per target on its rows (q: rows [0, C), k: [C, 2C), v: [2C, 3C));
+ * o is the attention output projection, ffn both FFN matrices. The classifier
+ * trains fully; train_head also trains the pooler (bert) / head.dense and
+ * head.norm (modernbert). Adapters run in fp32; the checkpoint merges them into
+ * the base weights (gt_nn_model_save), so Hugging Face loads it as a plain model. */
+enum { GT_NN_LORA_Q = 1, GT_NN_LORA_K = 2, GT_NN_LORA_V = 4, GT_NN_LORA_O = 8, GT_NN_LORA_FFN = 16 };
+#define GT_NN_LORA_TARGETS 5
+typedef struct {
+    int rank;            /* 0: no adapters, every weight trains */
+    float alpha;
+    unsigned targets;    /* GT_NN_LORA_* */
+    int train_head;
+    float dropout;       /* on the adapters' input, training only */
+} gt_nn_lora;
+GT_API gt_status gt_nn_model_create_lora(const gt_nn_config *cfg, const gt_nn_lora *lora, uint64_t seed,
+                                         gt_nn_model **out, gt_error *err);
+/* "q", "k", "v", "o", "ffn" for target bit i (0..4). */
+GT_API const char *gt_nn_lora_target_name(int i);
+/* What was built, counted from the model's adapters. */
+typedef struct {
+    int adapters[GT_NN_LORA_TARGETS];   /* adapters per target (q, k, v, o, ffn) */
+    long adapter_params;
+    long frozen_params;
+} gt_nn_lora_info;
+GT_API void gt_nn_lora_info_get(const gt_nn_model *m, gt_nn_lora_info *info);
+
+/* Knowledge distillation: each gt_nn_forward in training also runs teacher
+ * (inference, its own options) on the same ids and the loss becomes
+ *   alpha T^2 KL(softmax(t / T) || softmax(s / T)) + (1 - alpha) CE(s, labels)
+ * (Hinton et al.). teacher NULL turns it off; it must outlive its use and
+ * have the same number of labels and a vocabulary that covers the ids. */
+GT_API gt_status gt_nn_set_teacher(gt_nn_model *m, gt_nn_model *teacher, float temperature, float alpha,
+                                   gt_error *err);
 GT_API void gt_nn_model_free(gt_nn_model *m);
 GT_API const gt_nn_config *gt_nn_model_config(const gt_nn_model *m);
 
@@ -232,6 +289,11 @@ typedef struct {
 } gt_nn_load_report;
 GT_API gt_status gt_nn_model_load(gt_nn_model *m, const char *path, int strict, gt_nn_load_report *report,
                                   gt_error *err);
+/* The same with a layer map (pruning): layer i of m is read from the file's
+ * layer layer_map[i]; NULL: layer i. The tensors of layers left out count as
+ * unused. */
+GT_API gt_status gt_nn_model_load_layers(gt_nn_model *m, const char *path, const int *layer_map, int strict,
+                                         gt_nn_load_report *report, gt_error *err);
 /* Writes all weights as F32 safetensors with HF names, atomically. */
 GT_API gt_status gt_nn_model_save(const gt_nn_model *m, const char *path, gt_error *err);
 
@@ -242,8 +304,29 @@ typedef struct {
     size_t arena_bytes;               /* activation memory held now */
     size_t arena_peak;                /* the most a step used */
     double matmul_flops[GT_NN_PRECISIONS]; /* matmul work so far, by precision */
+    long matmul_calls[GT_NN_PRECISIONS];
+    /* The largest training step so far: its shape, its activation memory and
+     * the part of it attention holds (probabilities or log-sum-exp, scratch). */
+    int train_B, train_T;
+    size_t train_activation_bytes, train_attention_bytes;
+    double recompute_flops;           /* matmul FLOPs spent recomputing checkpointed layers */
+    long fused_ops;                   /* ops that ran fused (epilogues, residual + norm, attention) */
+    /* int8 copies of the linear weights held now, and the fp32 bytes they stand for */
+    int int8_weights;
+    size_t int8_weight_bytes, int8_source_bytes;
+    /* distillation: loss sums over the training forwards (combined, the alpha-weighted KL part) */
+    long distill_steps;
+    double distill_loss_sum, distill_kd_sum;
 } gt_nn_model_info;
 GT_API void gt_nn_model_info_get(const gt_nn_model *m, gt_nn_model_info *info);
+/* Activation memory a step at (B, T) would need under options o (NULL: the
+ * model's), measured by running the step plan on an empty arena; attention
+ * (may be NULL) gets attention's part. Nothing is allocated; the next step
+ * lays its memory out again. */
+GT_API gt_status gt_nn_plan_bytes(gt_nn_model *m, int B, int T, int train, const gt_nn_options *o, size_t *total,
+                                  size_t *attention, gt_error *err);
+/* Parameters a config's model has (without building it). */
+GT_API gt_status gt_nn_config_params(const gt_nn_config *cfg, long *params, gt_error *err);
 
 /* FLOPs of one step at (B, T) with every token real: every linear layer's
  * matmuls (2 M N K each: one forward, two backward) plus attention's score and

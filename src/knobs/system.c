@@ -4,8 +4,8 @@
  * before the pipeline starts (gt_knobs_apply_machine, src/knobs/apply.c), with
  * their evidence next to their effect. The sysfs writes go through
  * machine_state.c, which saves the original values, journals them and restores
- * them on every exit path. prefetch and fused are defined here but their effect
- * is provided by the pipeline and the engine (not built yet: GT_KNOB_PENDING). */
+ * them on every exit path. fused sets up the engine's fused kernels through
+ * stage hooks; prefetch is defined here, its effect not built yet (GT_KNOB_PENDING). */
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -21,6 +21,7 @@
 
 #include "forecast.h"
 #include "knob_internal.h"
+#include "pipeline/stage_hooks.h"
 #include "machine_state.h"
 #include "util/sysfs.h"
 
@@ -734,6 +735,51 @@ static const struct gt_knob_hooks pin_cores_hooks = {.validate = pin_cores_valid
                                                      .apply = pin_cores_apply, .restore = pin_cores_restore};
 static const struct gt_knob_hooks carbon_aware_hooks = {.plan = carbon_aware_plan, .apply = carbon_aware_apply};
 
+/* --- fused: the engine's fused kernels ------------------------------------------ */
+
+/* Training: blocked attention with the softmax inside, residual + dropout +
+ * LayerNorm in one pass, the activation's slope kept from the forward;
+ * inference: bias + activation and residual adds as matmul epilogues,
+ * prepacked weights. */
+static gt_status fused_load(gt_knob_use *use, gt_pipeline_ctx *p, gt_error *err)
+{
+    (void)use;
+    (void)err;
+    p->nn.fused = 1;
+    p->nn.attention = GT_NN_ATTN_FUSED;
+    return GT_OK;
+}
+
+static gt_status fused_finish(gt_knob_use *use, gt_pipeline_ctx *p, gt_error *err)
+{
+    gt_nn_model_info info;
+    gt_nn_model_info_get(p->model, &info);
+    const cJSON *seconds = cJSON_GetObjectItemCaseSensitive(p->train_json, "compute_seconds");
+    const cJSON *steps = cJSON_GetObjectItemCaseSensitive(p->train_json, "steps");
+    double n = cJSON_IsNumber(steps) ? steps->valuedouble : 0;
+    knob_evidence_number(use, "fused_ops", (double)info.fused_ops);
+    knob_evidence_number(use, "step_ms", n > 0 && cJSON_IsNumber(seconds) ? 1e3 * seconds->valuedouble / n : 0);
+    if (!info.fused_ops)
+        return gt_error_set(err, GT_ERR_INTERNAL, "knob \"fused\": no op ran fused");
+    return GT_OK;
+}
+
+static gt_status fused_plan(const gt_knob_use *use, const gt_knob_set *set, const gt_knob_context *ctx, FILE *out,
+                            gt_error *err)
+{
+    (void)use;
+    (void)set;
+    (void)ctx;
+    (void)err;
+    fputs("    would run the fused attention (softmax inside the blocks), residual + LayerNorm in one pass and the\n"
+          "    activation's slope kept in training; bias + activation and residual adds in the matmuls in inference\n",
+          out);
+    return GT_OK;
+}
+
+static const gt_stage_hooks fused_stage = {.at = {[GT_HOOK_LOAD] = fused_load, [GT_HOOK_FINISH] = fused_finish}};
+static const struct gt_knob_hooks fused_hooks = {.plan = fused_plan, .stage = &fused_stage};
+
 const gt_knob_def gt_knobs_system[] = {
     /* power_cap (V5): RAPL package limits through powercap. */
     {
@@ -765,7 +811,7 @@ const gt_knob_def gt_knobs_system[] = {
         .evidence = (const char *const[]){"overlap_s", "batches_prefetched", NULL},
         .effect = GT_KNOB_PENDING,
     },
-    /* fused (V11, the "torch.compile" analogue). Effect provided by the engine. */
+    /* fused (V11, the "torch.compile" analogue): the engine's fused kernels (hooks above). */
     {
         .name = "fused",
         .phases = GT_PHASE_SYSTEM,
@@ -775,7 +821,8 @@ const gt_knob_def gt_knobs_system[] = {
         .summary = "fused kernels: attention+softmax, bias+GELU, layernorm+residual, prepacked weights",
         .params = NULL,
         .evidence = (const char *const[]){"fused_ops", "step_ms", NULL},
-        .effect = GT_KNOB_PENDING,
+        .effect = GT_KNOB_PIPELINE,
+        .hooks = &fused_hooks,
     },
     /* threads (survey, hardware-aware): OpenMP team size of this process. */
     {

@@ -5,7 +5,63 @@
  * by the pipeline's train stage and the engine and is not built yet: effect =
  * GT_KNOB_PENDING, so a run refuses them loudly until the effect and its
  * evidence land here next to the definition. */
+#include <stdio.h>
+
 #include "knob_internal.h"
+#include "pipeline/pipeline_internal.h"
+
+/* --- grad_ckpt: the engine recomputes checkpointed layers in backward ------------ */
+
+static gt_status grad_ckpt_load(gt_knob_use *use, gt_pipeline_ctx *p, gt_error *err)
+{
+    p->nn.checkpoint_every = (int)gt_knob_int(use, "every");
+    if (p->nn.checkpoint_every > p->model_config.layers)
+        return gt_error_set(err, GT_ERR_INVALID, "knob \"grad_ckpt\": every %d is more than the model's %d layers; "
+                            "give 1 to %d", p->nn.checkpoint_every, p->model_config.layers, p->model_config.layers);
+    return GT_OK;
+}
+
+/* Peak activation bytes of the largest training step with and without
+ * recomputation, both from the step plan the arena is laid out by. */
+static gt_status grad_ckpt_finish(gt_knob_use *use, gt_pipeline_ctx *p, gt_error *err)
+{
+    gt_nn_model_info info;
+    gt_nn_model_info_get(p->model, &info);
+    gt_nn_options plain = gt_nn_model_options(p->model);
+    plain.checkpoint_every = 0;
+    size_t before;
+    gt_status st = gt_nn_plan_bytes(p->model, info.train_B, info.train_T, 1, &plain, &before, NULL, err);
+    if (st != GT_OK)
+        return gt_error_prefix(err, "knob \"grad_ckpt\": ");
+    double flops = 0;   /* every matmul of the run: training, validation, eval */
+    for (int i = 0; i < GT_NN_PRECISIONS; i++)
+        flops += info.matmul_flops[i];
+    knob_evidence_number(use, "peak_activation_bytes_before", (double)before);
+    knob_evidence_number(use, "peak_activation_bytes_after", (double)info.train_activation_bytes);
+    knob_evidence_number(use, "extra_forward_flops", info.recompute_flops);
+    knob_evidence_number(use, "extra_flop_share", flops > 0 ? info.recompute_flops / flops : 0);
+    if (!(info.recompute_flops > 0))
+        return gt_error_set(err, GT_ERR_INTERNAL, "knob \"grad_ckpt\": no layer was recomputed");
+    if (info.train_activation_bytes >= before)
+        pl_warn(p, "grad_ckpt: every %ld recomputes one layer only, which saves no memory; give a smaller every",
+                gt_knob_int(use, "every"));
+    return GT_OK;
+}
+
+static gt_status grad_ckpt_plan(const gt_knob_use *use, const gt_knob_set *set, const gt_knob_context *ctx,
+                                FILE *out, gt_error *err)
+{
+    (void)set;
+    (void)ctx;
+    (void)err;
+    fprintf(out, "    would keep only the input of every layer l with l %% %ld == 0 and recompute its activations "
+            "in backward (same gradients, one more forward of those layers)\n", gt_knob_int(use, "every"));
+    return GT_OK;
+}
+
+static const gt_stage_hooks grad_ckpt_stage = {.at = {[GT_HOOK_LOAD] = grad_ckpt_load,
+                                                      [GT_HOOK_FINISH] = grad_ckpt_finish}};
+static const struct gt_knob_hooks grad_ckpt_hooks = {.plan = grad_ckpt_plan, .stage = &grad_ckpt_stage};
 
 static const char *const optimizers[] = {"adamw8bit", "sgd", "adafactor", NULL};
 static const char *const stop_metrics[] = {"loss", "f1", "mcc", "accuracy", NULL};
@@ -23,7 +79,7 @@ static gt_status dynamic_batch_validate(const gt_knob_def *def, const cJSON *par
 static const struct gt_knob_hooks dynamic_batch_hooks = {.validate = dynamic_batch_validate};
 
 const gt_knob_def gt_knobs_train[] = {
-    /* grad_ckpt (V1). Effect provided by the engine (recompute in backward). */
+    /* grad_ckpt (V1): the engine recomputes layers in backward (hooks above). */
     {
         .name = "grad_ckpt",
         .phases = GT_PHASE_TRAIN,
@@ -36,7 +92,8 @@ const gt_knob_def gt_knobs_train[] = {
             {0}},
         .evidence = (const char *const[]){"peak_activation_bytes_before", "peak_activation_bytes_after",
                                           "extra_forward_flops", NULL},
-        .effect = GT_KNOB_PENDING,
+        .effect = GT_KNOB_PIPELINE,
+        .hooks = &grad_ckpt_hooks,
     },
     /* optimizer (V6). Effect provided by the engine (src/nn optimizers). */
     {

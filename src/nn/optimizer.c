@@ -218,7 +218,7 @@ void optimizer_step(optimizer *o, param_set *ps, double lr)
         else
             adamw8bit_tensor(o, p, g, at, n, &c);
     }
-    params_touch(ps);
+    ps->epoch++;   /* not params_touch: frozen tensors did not change, their int8 and packed copies stay */
 }
 
 /* ---- gradient clipping ----------------------------------------------------- */

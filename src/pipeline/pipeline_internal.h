@@ -31,8 +31,10 @@ gt_status pl_interrupted(const char *stage, gt_error *err);
 gt_status pl_model_config_prepare(gt_pipeline_ctx *p, gt_error *err);
 /* The tokenizer's ids all fit the model's embedding table. */
 gt_status pl_check_vocab(const gt_tokenizer *tok, const gt_nn_config *cfg, const char *what, gt_error *err);
-/* DIR/model.safetensors into m (strict: every tensor must be in the file). */
-gt_status pl_load_weights(gt_nn_model *m, const char *dir, int strict, gt_nn_load_report *report, gt_error *err);
+/* DIR/model.safetensors into m (strict: every tensor must be in the file);
+ * layer_map (may be NULL): m's layer i from the file's layer layer_map[i]. */
+gt_status pl_load_weights(gt_nn_model *m, const char *dir, const int *layer_map, int strict, gt_nn_load_report *report,
+                          gt_error *err);
 
 /* --- inference ---------------------------------------------------------------- */
 

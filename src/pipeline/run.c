@@ -75,6 +75,8 @@ static void ctx_free(gt_pipeline_ctx *p)
     part_free(&p->val);
     part_free(&p->test);
     gt_nn_model_free(p->model);
+    gt_nn_model_free(p->teacher);
+    free(p->layer_map);
     gt_tokenizer_free(p->tok);
     gt_split_free(&p->split);
     gt_dataset_free(p->ds);

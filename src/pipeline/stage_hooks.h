@@ -73,6 +73,9 @@ typedef struct gt_pipeline_ctx {
     gt_batch_options train_batch, eval_batch;
     /* load */
     gt_nn_config model_config;
+    gt_nn_lora lora;        /* adapters the model is built with (lora; rank 0: none) */
+    int *layer_map;         /* model.from: layer i comes from the checkpoint's layer_map[i] (malloc'd; NULL: i) */
+    gt_nn_model *teacher;   /* distillation's teacher, inference only (freed with the run) */
     gt_nn_model *model;
     gt_nn_options nn;
     gt_nn_optimizer_config optimizer;

@@ -34,3 +34,6 @@ target_link_libraries(nn_model_driver PRIVATE greentune_static)
 set_property(TEST nn_test_model_parity APPEND PROPERTY ENVIRONMENT
   "GREENTUNE_NN_MODEL_DRIVER=$<TARGET_FILE:nn_model_driver>")
 # --- end nn models ---------------------------------------------------------------
+# --- nn knobs (LoRA, pruning) against PyTorch, through the model driver -----------
+set_property(TEST nn_test_knob_parity APPEND PROPERTY ENVIRONMENT
+  "GREENTUNE_NN_MODEL_DRIVER=$<TARGET_FILE:nn_model_driver>")
