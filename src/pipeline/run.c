@@ -110,7 +110,9 @@ static gt_status ctx_init(gt_pipeline_ctx *p, const gt_pipeline_spec *s, gt_knob
     gt_batch_options_init(&p->eval_batch);
     p->eval_batch.batch_size = s->eval_batch;
     p->eval_batch.shuffle = 0;
-    p->train_settings = (gt_train_settings){s->epochs, s->lr, s->warmup, s->clip, s->max_steps, 1};
+    p->train_settings = (gt_train_settings){
+        .epochs = s->epochs, .lr = s->lr, .warmup = s->warmup, .clip = s->clip, .max_steps = s->max_steps,
+        .accumulate = 1};
     return GT_OK;
 }
 
