@@ -66,7 +66,7 @@ GT_API const char *gt_metrics_single_class_warning(const gt_metrics *m, const ch
 
 /* Every setting of a pipeline file (design.md), typed and checked; paths are
  * resolved against the file's directory. Strings point into the parsed tree. */
-typedef struct {
+typedef struct gt_pipeline_spec {
     gt_config *config;              /* the file with its --set overrides (for messages) */
     /* data */
     gt_data_options data;           /* format, path, fields, label mapping */

@@ -120,7 +120,7 @@ static void print_plan(const gt_pipeline_spec *s, const gt_knob_set *knobs)
     printf("  eval       batch %zu\n", s->eval_batch);
     printf("  system     threads %d%s, meter %s\n", s->threads, s->threads ? "" : " (OpenMP's default)", s->meter);
     gt_error err = {0};
-    gt_knob_context ctx = {0};
+    gt_knob_context ctx = {.pipeline = s};
     if (knobs->count && gt_knob_set_describe(knobs, &ctx, stdout, &err) != GT_OK)
         printf("  knobs      %s\n", err.message);
 }

@@ -59,5 +59,7 @@ void knob_evidence_string(gt_knob_use *use, const char *key, const char *value);
 void knob_evidence_bool(gt_knob_use *use, const char *key, int value);
 /* Sets key to item (replacing an earlier value); takes ownership of item. */
 void knob_evidence_item(gt_knob_use *use, const char *key, cJSON *item);
+/* A number recorded earlier in the run (a value a later hook compares with), or fallback. */
+double knob_evidence_get(const gt_knob_use *use, const char *key, double fallback);
 
 #endif
