@@ -94,6 +94,21 @@ static void *state_alloc(optimizer *o, size_t bytes)
     return p;
 }
 
+/* Hugging Face tensors stacked in one of ours: BERT's query, key and value
+ * live as one (3C, C) block (bert.c), three tensors to transformers'
+ * Adafactor, which factors and clips each on its own. */
+static int hf_parts(const param_tensor *pt)
+{
+    static const char *const packed[] = {".attention.self.qkv.weight", ".attention.self.qkv.bias"};
+    size_t len = strlen(pt->name);
+    for (size_t i = 0; i < sizeof packed / sizeof packed[0]; i++) {
+        size_t n = strlen(packed[i]);
+        if (len >= n && !strcmp(pt->name + len - n, packed[i]) && pt->shape[0] % 3 == 0)
+            return 3;
+    }
+    return 1;
+}
+
 /* Adafactor's state: each trainable tensor's factors (2-D: d0 row means then
  * d1 column means; 1-D: a full second moment), and with beta1 a full first
  * moment in the gradient block's layout. */
@@ -113,7 +128,8 @@ static gt_status adafactor_init(optimizer *o, const param_set *ps, gt_error *err
             return gt_error_set(err, GT_ERR_UNSUPPORTED, "optimizer adafactor: tensor %s has %d dimensions; only "
                                 "1-D and 2-D tensors are supported", pt->name, pt->ndim);
         }
-        floats += pt->ndim == 2 ? (size_t)(pt->shape[0] + pt->shape[1]) : pt->numel;
+        int parts = hf_parts(pt);
+        floats += pt->ndim == 2 ? (size_t)(pt->shape[0] + parts * pt->shape[1]) : pt->numel;
     }
     if (!(o->factors = state_alloc(o, (floats ? floats : 1) * sizeof(float))) ||
         (o->cfg.beta1 > 0.0 && !(o->m = state_alloc(o, o->floats * sizeof(float))))) {
@@ -418,10 +434,14 @@ void optimizer_step(optimizer *o, param_set *ps, double lr)
         if (o->cfg.kind == OPTIMIZER_SGD) {
             skipped = sgd_tensor(&o->cfg, p, g, o->m ? o->m + at : NULL, n, lr, pt->decay, o->step == 1);
         } else if (o->cfg.kind == OPTIMIZER_ADAFACTOR) {
-            int factored = pt->ndim == 2;
-            long rows = factored ? (long)pt->shape[0] : n, cols = factored ? (long)pt->shape[1] : 1;
-            skipped = adafactor_tensor(o, p, g, o->factors + o->factor_offset[t], o->m ? o->m + at : NULL, rows,
-                                       cols, factored, lr, pt->decay);
+            int factored = pt->ndim == 2, parts = hf_parts(pt);
+            long rows = (factored ? (long)pt->shape[0] : n) / parts, cols = factored ? (long)pt->shape[1] : 1;
+            float *f = o->factors + o->factor_offset[t];
+            skipped = 0;
+            for (int k = 0; k < parts; k++, f += factored ? rows + cols : rows)
+                skipped += adafactor_tensor(o, p + k * rows * cols, g + k * rows * cols, f,
+                                            o->m ? o->m + at + k * rows * cols : NULL, rows, cols, factored, lr,
+                                            pt->decay);
         } else {
             adamw_consts c = adamw_step_consts(&o->cfg, lr, o->step, pt->decay);
             skipped = o->cfg.kind == OPTIMIZER_ADAMW ? adamw_tensor(p, g, o->m + at, o->v + at, n, &c)

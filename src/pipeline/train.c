@@ -308,6 +308,9 @@ static void record(gt_pipeline_ctx *p, trainer *t, double seconds)
     cJSON_AddNumberToObject(j, "tokens", c->real_tokens);
     cJSON_AddNumberToObject(j, "padded_tokens", c->padded_tokens);
     cJSON_AddNumberToObject(j, "pad_share", c->padded_tokens > 0 ? 1 - c->real_tokens / c->padded_tokens : 0);
+    cJSON *flops = cJSON_AddObjectToObject(j, "matmul_flops");
+    for (int k = 0; k < GT_NN_PRECISIONS; k++)
+        cJSON_AddNumberToObject(flops, gt_nn_precision_name((gt_nn_precision)k), c->matmul_flops[k]);
     cJSON_AddNumberToObject(j, "batch_build_seconds", c->batch_build_s);
     cJSON_AddNumberToObject(j, "batch_wait_seconds", c->batch_wait_s);
     cJSON_AddNumberToObject(j, "compute_seconds", t->compute_s);

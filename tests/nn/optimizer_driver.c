@@ -6,13 +6,14 @@
  *        --nesterov 0|1 --schedule constant|linear|cosine --warmup N --total N
  *        --clip X --steps N --threshold X
  *        --eps2 X --clip-threshold X --decay-rate X --relative-step 0|1
- *        --scale-parameter 0|1 --warmup-init 0|1] IN OUT
+ *        --scale-parameter 0|1 --warmup-init 0|1 --qkv 0|1] IN OUT
  *
  * numel per tensor: n (1-D) or RxC (2-D, row-major). flags per tensor: 1
  * frozen, 2 no weight decay. IN: float32 initial values of all tensors, then
  * per step the gradients of the trainable tensors. OUT: per step the learning
  * rate used (float64), the gradient norm before clipping (float64) and all
- * tensors' values after the step (float32). stdout: "skipped S of N" (gradient
+ * tensors' values after the step (float32). --qkv 1 names the first tensor as
+ * BERT's packed query/key/value block (three tensors to Adafactor). stdout: "skipped S of N" (gradient
  * entries under --threshold, of all updated) and "state_bytes B". */
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,7 +56,7 @@ int main(int argc, char **argv)
     optimizer_config cfg = optimizer_defaults(kind);
     int have_opt = 0;
     long numel[MAX_TENSORS], cols[MAX_TENSORS] = {0}, flags[MAX_TENSORS] = {0};
-    int n_tensors = 0, n_flags = 0, steps = 1;
+    int n_tensors = 0, n_flags = 0, steps = 1, qkv = 0;
     double lr = 1e-3, clip = 0.0;
     long warmup = 0, total = 1;
     lr_schedule sched = LR_CONSTANT;
@@ -116,6 +117,8 @@ int main(int argc, char **argv)
             clip = atof(v);
         else if (!strcmp(a, "--steps"))
             steps = atoi(v);
+        else if (!strcmp(a, "--qkv"))
+            qkv = atoi(v);
         else if (!strcmp(a, "--threshold"))
             cfg.threshold = atof(v);
         else if (!strcmp(a, "--eps2"))
@@ -139,8 +142,11 @@ int main(int argc, char **argv)
     param_set ps;
     params_init(&ps);
     for (int t = 0; t < n_tensors; t++) {
-        char name[32];
-        snprintf(name, sizeof name, "t%d", t);
+        char name[64];
+        if (t == 0 && qkv)
+            snprintf(name, sizeof name, "bert.encoder.layer.0.attention.self.qkv.weight");
+        else
+            snprintf(name, sizeof name, "t%d", t);
         int64_t shape[2] = {numel[t], cols[t]};
         if (params_add(&ps, name, cols[t] ? 2 : 1, shape, (int)flags[t], NULL, &err) != GT_OK)
             return die(err.message);

@@ -133,7 +133,7 @@ def run_c(case, shapes, init, grads, tmp):
     names = {"lr": "--lr", "beta1": "--beta1", "beta2": "--beta2", "eps": "--eps", "wd": "--wd",
              "threshold": "--threshold", "eps2": "--eps2", "clip_threshold": "--clip-threshold",
              "decay_rate": "--decay-rate", "relative_step": "--relative-step",
-             "scale_parameter": "--scale-parameter", "warmup_init": "--warmup-init"}
+             "scale_parameter": "--scale-parameter", "warmup_init": "--warmup-init", "qkv": "--qkv"}
     for key, flag in names.items():
         if key in case:
             args += [flag, repr(case[key])]
@@ -185,6 +185,11 @@ ADAFACTOR_CASES = [
          flags=[0, 0, 0, 0], grad_scale=40.0),
 ]
 
+# BERT's query, key and value are one (3C, C) tensor in greentune, three in
+# transformers: Adafactor must factor and clip each third on its own.
+QKV_CASE = dict(name="adafactor-packed-qkv", opt="adafactor", lr=1e-2, relative_step=0, scale_parameter=1,
+                steps=4, flags=[0, 0, 0, 0], qkv=1, grad_scale=3.0)
+
 THRESHOLD_CASES = [
     dict(name="adamw-threshold", opt="adamw", lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8, wd=0.01,
          threshold=0.3, steps=5, flags=[0, 2, 0, 1]),
@@ -231,6 +236,21 @@ def main():
                                                                                    8 * full))
             print("%-24s %d steps compared, state %d bytes (AdamW: %d)" % (case["name"], case["steps"],
                                                                              state_bytes, 8 * full))
+        # The packed block: the reference sees its three thirds as three tensors.
+        case = QKV_CASE
+        init, grads = make_data(rng, case)
+        params, tgrads = to_torch(init, grads)
+        split = list(params[0].chunk(3)) + params[1:]
+        split_grads = [list(step[0].chunk(3)) + step[1:] for step in tgrads]
+        ref = adafactor_reference(dict(case, flags=[0, 0] + case["flags"]), split, split_grads)
+        ref = [[np.concatenate(step[:3])] + step[3:] for step in ref]
+        got, _, _, state_bytes = run_c(case, SHAPES, init, grads, tmp)
+        compare(case["name"], ref, got)
+        r, cols = SHAPES[0]
+        floats = r + 3 * cols + sum(s[0] + s[1] if len(s) == 2 else s[0] for s in SHAPES[1:])
+        if state_bytes != floats * 4:
+            failures.append("%s: state %d bytes, expected %d" % (case["name"], state_bytes, floats * 4))
+        print("%-24s %d steps compared, state %d bytes" % (case["name"], case["steps"], state_bytes))
         for case in THRESHOLD_CASES:
             init, grads = make_data(rng, case)
             params, tgrads = to_torch(init, grads)
