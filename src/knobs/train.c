@@ -29,9 +29,18 @@ static gt_status optimizer_train(gt_knob_use *use, gt_pipeline_ctx *p, gt_error 
         return gt_error_prefix(err, "knob \"optimizer\": ");
     p->optimizer.weight_decay = weight_decay;
     if (!strcmp(kind, "sgd"))
-        p->optimizer.momentum = gt_knob_double(use, "momentum");
+        p->optimizer.momentum = gt_knob_has(use, "momentum") ? gt_knob_double(use, "momentum") : 0.9;
     if (gt_knob_has(use, "lr"))
         p->train_settings.lr = gt_knob_double(use, "lr");
+    return GT_OK;
+}
+
+static gt_status optimizer_validate(const gt_knob_def *def, const cJSON *params, gt_error *err)
+{
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(params, "kind");
+    if (cJSON_GetObjectItemCaseSensitive(params, "momentum") && strcmp(kind->valuestring, "sgd") != 0)
+        return gt_error_set(err, GT_ERR_INVALID, "knob \"%s\": momentum is sgd's parameter, not %s's; drop it or "
+                            "use kind=sgd", def->name, kind->valuestring);
     return GT_OK;
 }
 
@@ -76,7 +85,8 @@ static gt_status optimizer_plan(const gt_knob_use *use, const gt_knob_set *set, 
     return GT_OK;
 }
 
-static const struct gt_knob_hooks optimizer_hooks = {.plan = optimizer_plan, .stage = &optimizer_stage};
+static const struct gt_knob_hooks optimizer_hooks = {.validate = optimizer_validate, .plan = optimizer_plan,
+                                                     .stage = &optimizer_stage};
 
 /* --- bf16 ----------------------------------------------------------------------------- */
 
@@ -373,7 +383,8 @@ const gt_knob_def gt_knobs_train[] = {
         .summary = "AdamW with 8-bit blockwise state, or a lighter optimizer (SGD with momentum, Adafactor)",
         .params = (const gt_knob_param[]){
             {"kind", GT_PARAM_ENUM, "adamw8bit", 0, 0, optimizers, 1, "the optimizer replacing fp32 AdamW"},
-            {"momentum", GT_PARAM_FLOAT, "0.9", 0, 0.999, NULL, 0, "sgd's momentum (0: plain SGD, no state)"},
+            {"momentum", GT_PARAM_FLOAT, GT_PARAM_OPTIONAL, 0, 0.999, NULL, 0,
+             "sgd's momentum (default 0.9; 0: plain SGD, no state)"},
             {"lr", GT_PARAM_FLOAT, GT_PARAM_OPTIONAL, 1e-7, 10, NULL, 0,
              "learning rate for this optimizer (default: train.lr, chosen for AdamW)"},
             {0}},
