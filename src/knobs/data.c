@@ -159,15 +159,24 @@ static gt_status seq_trim_evidence(gt_knob_use *use, gt_pipeline_ctx *p, gt_erro
 static const gt_stage_hooks seq_trim_stage = {.at = {[GT_HOOK_TOKENIZE] = seq_trim_tokenize,
                                                      [GT_HOOK_TOKENIZED] = seq_trim_evidence}};
 
+/* A pipeline that builds its model knows its sequence length up front; one
+ * that loads a model directory is checked at the tokenize stage. */
+static gt_status seq_trim_check(const gt_knob_use *use, const gt_pipeline_spec *s, gt_error *err)
+{
+    long max_len = gt_knob_int(use, "max_len");
+    if (!s->model_from && max_len >= s->max_len)
+        return gt_error_set(err, GT_ERR_INVALID, "knob \"seq_trim\": max_len %ld is not below model.max_len %d — "
+                            "nothing to trim; pick a smaller max_len", max_len, s->max_len);
+    return GT_OK;
+}
+
 static gt_status seq_trim_plan(const gt_knob_use *use, const gt_knob_set *set, const gt_knob_context *ctx, FILE *out,
                                gt_error *err)
 {
     (void)set;
+    (void)err;
     const gt_pipeline_spec *s = ctx ? ctx->pipeline : NULL;
     long max_len = gt_knob_int(use, "max_len");
-    if (s && !s->model_from && max_len >= s->max_len)
-        return gt_error_set(err, GT_ERR_INVALID, "knob \"seq_trim\": max_len %ld is not below model.max_len %d — "
-                            "nothing to trim; pick a smaller max_len", max_len, s->max_len);
     if (s && !s->model_from)
         fprintf(out, "    would: keep %ld of the %d tokens per sample (model.max_len), every split\n", max_len,
                 s->max_len);
@@ -176,7 +185,8 @@ static gt_status seq_trim_plan(const gt_knob_use *use, const gt_knob_set *set, c
     return GT_OK;
 }
 
-static const struct gt_knob_hooks seq_trim_hooks = {.plan = seq_trim_plan, .stage = &seq_trim_stage};
+static const struct gt_knob_hooks seq_trim_hooks = {.plan = seq_trim_plan, .stage = &seq_trim_stage,
+                                                    .check = seq_trim_check};
 
 /* --- dynamic_padding ------------------------------------------------------------ */
 

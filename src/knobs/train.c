@@ -237,21 +237,29 @@ static const gt_stage_hooks early_stop_stage = {.at = {[GT_HOOK_TRAIN] = early_s
                                                        [GT_HOOK_VALIDATED] = early_stop_validated,
                                                        [GT_HOOK_FINISH] = early_stop_evidence}};
 
+static gt_status early_stop_check(const gt_knob_use *use, const gt_pipeline_spec *s, gt_error *err)
+{
+    (void)use;
+    if (!s->split_files[0] && s->split[1] <= 0)
+        return gt_error_set(err, GT_ERR_INVALID, "knob \"early_stop\": data.split has no validation share, so "
+                            "there is nothing to watch — give it one (e.g. [0.8, 0.1, 0.1])");
+    return GT_OK;
+}
+
 static gt_status early_stop_plan(const gt_knob_use *use, const gt_knob_set *set, const gt_knob_context *ctx,
                                  FILE *out, gt_error *err)
 {
     (void)set;
-    const gt_pipeline_spec *s = ctx ? ctx->pipeline : NULL;
-    if (s && !s->split_files[0] && s->split[1] <= 0)
-        return gt_error_set(err, GT_ERR_INVALID, "knob \"early_stop\": data.split has no validation share, so "
-                            "there is nothing to watch — give it one (e.g. [0.8, 0.1, 0.1])");
+    (void)ctx;
+    (void)err;
     fprintf(out, "    would: validate every %ld optimizer steps and at each epoch's end; stop after %ld validations "
             "whose %s did not improve by more than %g\n", gt_knob_int(use, "every"), gt_knob_int(use, "patience"),
             gt_knob_string(use, "metric"), gt_knob_double(use, "min_delta"));
     return GT_OK;
 }
 
-static const struct gt_knob_hooks early_stop_hooks = {.plan = early_stop_plan, .stage = &early_stop_stage};
+static const struct gt_knob_hooks early_stop_hooks = {.plan = early_stop_plan, .stage = &early_stop_stage,
+                                                      .check = early_stop_check};
 
 /* --- dynamic_batch ------------------------------------------------------------------ */
 

@@ -237,6 +237,8 @@ gt_status gt_pipeline_run(const gt_pipeline_spec *spec, gt_knob_set *knobs, cons
     if (st == GT_OK)
         st = gt_knob_set_check_available(knobs, err);
     if (st == GT_OK)
+        st = knob_set_check_pipeline(knobs, spec, err);
+    if (st == GT_OK)
         st = pl_out_dir_check(p.opt->out_dir, err);
     if (st == GT_OK)
         st = pl_model_config_prepare(&p, err);

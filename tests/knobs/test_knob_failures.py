@@ -42,9 +42,10 @@ BAD_SPECS = [
 
 CANNOT_APPLY = [
     # (knobs, sets, the run's message, the dry run's message or None where only the run can know)
-    (["seq_trim=64"], [], 'knob "seq_trim": max_len 64 is not below', 'knob "seq_trim": max_len 64 is not below'),
+    (["seq_trim=64"], [], 'knob "seq_trim": max_len 64 is not below model.max_len 24',
+     'knob "seq_trim": max_len 64 is not below model.max_len 24'),
     (["seq_trim=20"], [], 'knob "seq_trim": no training sample is longer than max_len 20', None),
-    (["early_stop"], ["data.split=[0.5, 0, 0.5]"], 'knob "early_stop": the validation split is empty',
+    (["early_stop"], ["data.split=[0.5, 0, 0.5]"], 'knob "early_stop": data.split has no validation share',
      'knob "early_stop": data.split has no validation share'),
     (["dynamic_batch={start: 8, max: 16, every: 1000}"], [], "the first growth comes after 1000", None),
     (["subsample={fraction: 0.01, strategy: random}"], [], 'knob "subsample": no training sample of class', None),
@@ -72,6 +73,10 @@ def test_cannot_apply(c):
             one_line_failure(c, "--dry-run " + " ".join(knobs), rc, err, 1, dry)
         else:
             c.check(rc == 0, "--dry-run %s: exit %d (%s)" % (knobs, rc, err))
+    # A split from files with an empty validation file: only the run can see it.
+    w = Workdir("cannot-files", split=(range(0, 60), [], range(60, 96)))
+    rc, rec, err = w.run(["early_stop"])
+    one_line_failure(c, "early_stop, split files", rc, err, 1, 'knob "early_stop": the validation split is empty')
 
 
 def paragraphs(out):
