@@ -325,6 +325,15 @@ static double row_squares(const adafactor_view *v, long r)
     return s;
 }
 
+/* mean(g^2 + eps1) over count values of g, stride apart (a row or a column). */
+static float mean_square(const float *g, long count, long stride, double eps1)
+{
+    double s = 0.0;
+    for (long i = 0; i < count; i++)
+        s += (double)g[i * stride] * g[i * stride] + eps1;
+    return (float)(s / (double)count);
+}
+
 /* The step's factored (or full) second moment:
  *   row_i = b2t row_i + (1 - b2t) mean_j(g_ij^2 + eps1)
  *   col_j = b2t col_j + (1 - b2t) mean_i(g_ij^2 + eps1)   (1-D: v_i likewise) */
@@ -341,19 +350,11 @@ static void adafactor_moments(float *f, const float *g, long rows, long cols, in
     }
     float *row = f, *col = f + rows;
 #pragma omp parallel for schedule(static) if (rows * cols >= PARALLEL_MIN)
-    for (long r = 0; r < rows; r++) {
-        double s = 0.0;
-        for (long j = 0; j < cols; j++)
-            s += (double)g[r * cols + j] * g[r * cols + j] + eps1;
-        row[r] = row[r] * b + a * (float)(s / (double)cols);
-    }
+    for (long r = 0; r < rows; r++)
+        row[r] = row[r] * b + a * mean_square(g + r * cols, cols, 1, eps1);
 #pragma omp parallel for schedule(static) if (rows * cols >= PARALLEL_MIN)
-    for (long j = 0; j < cols; j++) {
-        double s = 0.0;
-        for (long r = 0; r < rows; r++)
-            s += (double)g[r * cols + j] * g[r * cols + j] + eps1;
-        col[j] = col[j] * b + a * (float)(s / (double)rows);
-    }
+    for (long j = 0; j < cols; j++)
+        col[j] = col[j] * b + a * mean_square(g + j, rows, cols, eps1);
 }
 
 /* The unclipped update of entry (r, j): g / sqrt(v_hat), with the factored

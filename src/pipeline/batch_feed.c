@@ -144,6 +144,16 @@ gt_status pl_feed_next(pl_feed *f, gt_batch **batch, gt_error *err)
     return st;
 }
 
+size_t pl_feed_ahead(pl_feed *f)
+{
+    if (f->depth == 0)
+        return 0;
+    pthread_mutex_lock(&f->lock);
+    size_t ahead = f->built - f->taken;
+    pthread_mutex_unlock(&f->lock);
+    return ahead;
+}
+
 void pl_feed_stop(pl_feed *f, pl_feed_stats *total)
 {
     if (!f)

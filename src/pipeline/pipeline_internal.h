@@ -66,6 +66,8 @@ gt_status pl_feed_start(pl_feed **out, const gt_batcher *b, const pl_batch_slice
                         gt_error *err);
 /* The next batch; valid until the following call. */
 gt_status pl_feed_next(pl_feed *f, gt_batch **batch, gt_error *err);
+/* Batches built and not handed out yet (what the prefetch thread has ready). */
+size_t pl_feed_ahead(pl_feed *f);
 /* Ends the feed (joins its thread) and adds its times and counts to total (may be NULL). */
 void pl_feed_stop(pl_feed *f, pl_feed_stats *total);
 

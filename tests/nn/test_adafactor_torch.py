@@ -35,6 +35,9 @@ except ImportError:
     import torch
 import numpy as np  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_optimizer_torch import write_driver_input  # noqa: E402
+
 DRIVER = os.environ.get("GREENTUNE_NN_OPTIMIZER_DRIVER")
 failures = []
 
@@ -121,12 +124,7 @@ def masked_reference(case, params, grads_per_step):
 
 def run_c(case, shapes, init, grads, tmp):
     in_path, out_path = os.path.join(tmp, "in.bin"), os.path.join(tmp, "out.bin")
-    with open(in_path, "wb") as f:
-        for v in init:
-            f.write(np.asarray(v, dtype=np.float32).tobytes())
-        for step in grads:
-            for g in step:
-                f.write(np.asarray(g, dtype=np.float32).tobytes())
+    write_driver_input(in_path, init, grads)
     spec = ",".join("%dx%d" % s if len(s) == 2 else "%d" % s[0] for s in shapes)
     args = [DRIVER, "--opt", case["opt"], "--numel", spec, "--flags", ",".join(map(str, case["flags"])),
             "--steps", str(case["steps"])]
