@@ -94,7 +94,7 @@ typedef struct gt_pipeline_spec {
     size_t batch;
     double lr, warmup, weight_decay, clip;
     uint64_t seed;
-    const char *optimizer;          /* adamw | adamw8bit | sgd */
+    const char *optimizer;          /* adamw | adamw8bit | sgd | adafactor */
     const char *schedule;           /* linear (warmup, then decay to 0) | cosine | constant */
     long max_steps;                 /* 0: epochs decide */
     /* eval */
