@@ -2,7 +2,14 @@
  * optimizer) with a warmup-then-decay learning rate and gradient clipping,
  * validation after every epoch. Machine-state knobs are checked after each
  * epoch, so a power cap someone else lifted mid-run fails the run instead of
- * silently measuring something else. */
+ * silently measuring something else.
+ *
+ * What the training knobs change lives in p->train_settings: an epoch is cut
+ * into slices of the epoch's sample order (a batch size that may grow:
+ * dynamic_batch), `accumulate` slices per optimizer step (grad_accum),
+ * validations every `validate_every` steps as well (early_stop), batches built
+ * ahead on a thread (prefetch, batch_feed.c). Everything a knob's evidence
+ * needs is counted in p->trained as it happens. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
