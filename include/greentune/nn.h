@@ -260,11 +260,17 @@ GT_API gt_status gt_nn_forward(gt_nn_model *m, const int32_t *ids, const int32_t
 GT_API gt_status gt_nn_backward(gt_nn_model *m, float grad_scale, gt_error *err);
 GT_API void gt_nn_zero_grad(gt_nn_model *m);
 
-/* Optimizer: "adamw" (default), "adamw8bit" or "sgd", with PyTorch's defaults
- * unless set. Biases and LayerNorm weights get no weight decay (HF grouping). */
+/* Optimizer: "adamw" (default), "adamw8bit", "sgd" or "adafactor", with
+ * PyTorch's defaults unless set (adafactor: transformers' Adafactor as its
+ * Trainer sets it up: the learning rate given to gt_nn_step drives it, beta1 0
+ * keeps no first moment, eps is its eps1). Biases and LayerNorm weights get no
+ * weight decay (HF grouping). grad_threshold > 0: gradient entries whose
+ * magnitude is below it are not applied (grad_sparsify); they are counted in
+ * gt_nn_model_info. */
 typedef struct {
     const char *name;
     double weight_decay, beta1, beta2, eps, momentum;
+    double grad_threshold;
 } gt_nn_optimizer_config;
 GT_API gt_status gt_nn_optimizer_defaults(const char *name, gt_nn_optimizer_config *cfg, gt_error *err);
 /* cfg NULL: AdamW with PyTorch's defaults (weight decay 0.01). */
@@ -317,6 +323,8 @@ typedef struct {
     /* distillation: loss sums over the training forwards (combined, the alpha-weighted KL part) */
     long distill_steps;
     double distill_loss_sum, distill_kd_sum;
+    uint64_t grad_entries_updated;    /* gradient entries the optimizer looked at, all steps */
+    uint64_t grad_entries_skipped;    /* ... of which below its grad_threshold (not applied) */
 } gt_nn_model_info;
 GT_API void gt_nn_model_info_get(const gt_nn_model *m, gt_nn_model_info *info);
 /* Activation memory a step at (B, T) would need under options o (NULL: the

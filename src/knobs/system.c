@@ -4,8 +4,8 @@
  * before the pipeline starts (gt_knobs_apply_machine, src/knobs/apply.c), with
  * their evidence next to their effect. The sysfs writes go through
  * machine_state.c, which saves the original values, journals them and restores
- * them on every exit path. fused sets up the engine's fused kernels through
- * stage hooks; prefetch is defined here, its effect not built yet (GT_KNOB_PENDING). */
+ * them on every exit path. prefetch acts on the pipeline (its train stage's
+ * batches); fused sets up the engine's fused kernels through stage hooks. */
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -23,6 +23,7 @@
 #include "knob_internal.h"
 #include "pipeline/stage_hooks.h"
 #include "machine_state.h"
+#include "pipeline/pipeline_internal.h"
 #include "util/sysfs.h"
 
 #define TARGETS_MAX 512
@@ -721,6 +722,45 @@ static gt_status carbon_aware_apply(gt_knob_use *use, const gt_knob_set *set, co
     return GT_OK;
 }
 
+/* --- prefetch: a pipeline knob (the train stage's batch feed) ----------------------- */
+
+static gt_status prefetch_train(gt_knob_use *use, gt_pipeline_ctx *p, gt_error *err)
+{
+    (void)err;
+    p->train_settings.prefetch = (int)gt_knob_int(use, "depth");
+    return GT_OK;
+}
+
+/* Overlap: the time the prefetch thread spent building batches that the train
+ * thread did not spend waiting for them. */
+static gt_status prefetch_evidence(gt_knob_use *use, gt_pipeline_ctx *p, gt_error *err)
+{
+    const gt_train_counts *c = &p->trained;
+    double overlap = c->batch_build_s - c->batch_wait_s;
+    knob_evidence_number(use, "overlap_s", overlap > 0 ? overlap : 0);
+    knob_evidence_number(use, "batches_prefetched", (double)c->batches_prefetched);
+    knob_evidence_number(use, "build_s", c->batch_build_s);
+    knob_evidence_number(use, "wait_s", c->batch_wait_s);
+    if (c->micro_batches > 0 && c->batches_prefetched == 0)
+        return gt_error_set(err, GT_ERR_INTERNAL, "knob \"prefetch\": no batch was built ahead of the train "
+                            "thread — the prefetch did not take effect");
+    return GT_OK;
+}
+
+static const gt_stage_hooks prefetch_stage = {.at = {[GT_HOOK_TRAIN] = prefetch_train,
+                                                     [GT_HOOK_FINISH] = prefetch_evidence}};
+
+static gt_status prefetch_plan(const gt_knob_use *use, const gt_knob_set *set, const gt_knob_context *ctx, FILE *out,
+                               gt_error *err)
+{
+    (void)set;
+    (void)ctx;
+    (void)err;
+    fprintf(out, "    would: build up to %ld training batches ahead on a background thread while the current one "
+            "trains\n", gt_knob_int(use, "depth"));
+    return GT_OK;
+}
+
 /* --- definitions ------------------------------------------------------------------ */
 
 static const char *const power_devices[] = {"cpu", "gpu", NULL};
@@ -734,6 +774,7 @@ static const struct gt_knob_hooks threads_hooks = {.plan = threads_plan, .apply 
 static const struct gt_knob_hooks pin_cores_hooks = {.validate = pin_cores_validate, .plan = pin_cores_plan,
                                                      .apply = pin_cores_apply, .restore = pin_cores_restore};
 static const struct gt_knob_hooks carbon_aware_hooks = {.plan = carbon_aware_plan, .apply = carbon_aware_apply};
+static const struct gt_knob_hooks prefetch_hooks = {.plan = prefetch_plan, .stage = &prefetch_stage};
 
 /* --- fused: the engine's fused kernels ------------------------------------------ */
 
@@ -797,19 +838,21 @@ const gt_knob_def gt_knobs_system[] = {
         .effect = GT_KNOB_MACHINE,
         .hooks = &power_cap_hooks,
     },
-    /* prefetch (V10, the paper's "pin-memory"). Effect provided by the pipeline (batch loader). */
+    /* prefetch (V10, the paper's "pin-memory" data loader): training batches
+     * built on a background thread (src/pipeline/batch_feed.c). */
     {
         .name = "prefetch",
         .phases = GT_PHASE_SYSTEM,
         .resources = GT_RESOURCE_IO,
-        .stages = GT_STAGE_TRAIN | GT_STAGE_EVAL,
+        .stages = GT_STAGE_TRAIN,
         .paper = "V10",
         .summary = "a background thread prepares the next batches while the current one trains",
         .params = (const gt_knob_param[]){
             {"depth", GT_PARAM_INT, "2", 1, 16, NULL, 1, "batches prepared ahead"},
             {0}},
         .evidence = (const char *const[]){"overlap_s", "batches_prefetched", NULL},
-        .effect = GT_KNOB_PENDING,
+        .effect = GT_KNOB_PIPELINE,
+        .hooks = &prefetch_hooks,
     },
     /* fused (V11, the "torch.compile" analogue): the engine's fused kernels (hooks above). */
     {

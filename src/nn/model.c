@@ -853,6 +853,7 @@ gt_status gt_nn_model_set_optimizer(gt_nn_model *m, const gt_nn_optimizer_config
     o.beta2 = cfg->beta2;
     o.eps = cfg->eps;
     o.momentum = cfg->momentum;
+    o.threshold = cfg->grad_threshold;
     if (m->has_optim)
         optimizer_free(&m->optim);
     m->has_optim = 0;
@@ -888,6 +889,8 @@ void gt_nn_model_info_get(const gt_nn_model *m, gt_nn_model_info *info)
     info->weight_bytes = m->params.data_floats * sizeof(float);
     info->grad_bytes = m->params.grad_floats * sizeof(float);
     info->optimizer_bytes = m->has_optim ? optimizer_state_bytes(&m->optim) : 0;
+    info->grad_entries_updated = m->optim.considered;
+    info->grad_entries_skipped = m->optim.skipped;
     info->arena_bytes = m->arena.capacity;
     info->arena_peak = m->arena.peak;
     mm_stats st = mm_ctx_stats(m->mm);

@@ -47,6 +47,32 @@ void pl_argmax(const float *logits, size_t n, int k, int *out);
 /* Mean cross-entropy of logits against labels, in double. */
 double pl_cross_entropy(const float *logits, const int *labels, size_t n, int k);
 
+/* --- the train stage's batches (batch_feed.c) ---------------------------------- */
+
+/* One batch: rows [first, first + rows) of the epoch's sample order. */
+typedef struct {
+    size_t first, rows;
+} pl_batch_slice;
+
+typedef struct {
+    double build_s, wait_s;
+    size_t batches, prefetched;
+} pl_feed_stats;
+
+typedef struct pl_feed pl_feed;
+
+/* The batches of slices[0..n) in order, from b (its current epoch). depth 0:
+ * each is built by pl_feed_next; depth > 0: a background thread builds up to
+ * depth ahead. slices must outlive the feed. */
+gt_status pl_feed_start(pl_feed **out, const gt_batcher *b, const pl_batch_slice *slices, size_t n, int depth,
+                        gt_error *err);
+/* The next batch; valid until the following call. */
+gt_status pl_feed_next(pl_feed *f, gt_batch **batch, gt_error *err);
+/* Batches built and not handed out yet (what the prefetch thread has ready). */
+size_t pl_feed_ahead(pl_feed *f);
+/* Ends the feed (joins its thread) and adds its times and counts to total (may be NULL). */
+void pl_feed_stop(pl_feed *f, pl_feed_stats *total);
+
 /* --- checkpoints -------------------------------------------------------------- */
 
 /* --out DIR is usable: absent, an empty directory, or a model directory (which

@@ -112,7 +112,9 @@ static gt_status ctx_init(gt_pipeline_ctx *p, const gt_pipeline_spec *s, gt_knob
     gt_batch_options_init(&p->eval_batch);
     p->eval_batch.batch_size = s->eval_batch;
     p->eval_batch.shuffle = 0;
-    p->train_settings = (gt_train_settings){s->epochs, s->lr, s->warmup, s->clip, s->max_steps, 1};
+    p->train_settings = (gt_train_settings){
+        .epochs = s->epochs, .lr = s->lr, .warmup = s->warmup, .clip = s->clip, .max_steps = s->max_steps,
+        .accumulate = 1};
     return GT_OK;
 }
 
@@ -236,6 +238,8 @@ gt_status gt_pipeline_run(const gt_pipeline_spec *spec, gt_knob_set *knobs, cons
     gt_status st = ctx_init(&p, spec, knobs, o ? o : &defaults, err);
     if (st == GT_OK)
         st = gt_knob_set_check_available(knobs, err);
+    if (st == GT_OK)
+        st = knob_set_check_pipeline(knobs, spec, err);
     if (st == GT_OK)
         st = pl_out_dir_check(p.opt->out_dir, err);
     if (st == GT_OK)

@@ -285,8 +285,8 @@ static gt_status read_train(gt_pipeline_spec *spec, gt_error *err)
     if (st == GT_OK)
         st = seed_at(cfg, "train.seed", &spec->seed, err);
     if (st == GT_OK)
-        st = choice(cfg, "train.optimizer", "adamw", (const char *const[]){"adamw", "adamw8bit", "sgd", NULL},
-                    &spec->optimizer, err);
+        st = choice(cfg, "train.optimizer", "adamw",
+                    (const char *const[]){"adamw", "adamw8bit", "sgd", "adafactor", NULL}, &spec->optimizer, err);
     if (st == GT_OK)
         st = choice(cfg, "train.schedule", "linear", (const char *const[]){"linear", "cosine", "constant", NULL},
                     &spec->schedule, err);

@@ -25,6 +25,8 @@ add_executable(nn_optimizer_driver ${area_dir}/optimizer_driver.c)
 target_link_libraries(nn_optimizer_driver PRIVATE greentune_static)
 set_property(TEST nn_test_optimizer_torch APPEND PROPERTY ENVIRONMENT
   "GREENTUNE_NN_OPTIMIZER_DRIVER=$<TARGET_FILE:nn_optimizer_driver>")
+set_property(TEST nn_test_adafactor_torch APPEND PROPERTY ENVIRONMENT
+  "GREENTUNE_NN_OPTIMIZER_DRIVER=$<TARGET_FILE:nn_optimizer_driver>")
 # --- end nn core -----------------------------------------------------------------
 # --- nn models (bert, modernbert) ------------------------------------------------
 # The model driver: runs a model on weights and inputs written by
