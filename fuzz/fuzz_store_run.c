@@ -38,7 +38,7 @@ static void check_stored(void)
     FUZZ_ASSERT(r->status == GT_RUN_DONE && r->meter[0]);
     FUZZ_ASSERT(isfinite(r->total.energy_j) && r->total.energy_j >= 0);
     FUZZ_ASSERT(isfinite(r->total.duration_s) && r->total.duration_s >= 0);
-    for (int s = 0; s < GT_STAGE_COUNT; s++)
+    for (int s = 0; s < GT_RUN_STAGE_COUNT; s++)
         FUZZ_ASSERT(finite_or_absent(r->stages[s].energy_j) && finite_or_absent(r->stages[s].duration_s));
     FUZZ_ASSERT(finite_or_absent(r->cpu_j) && finite_or_absent(r->dram_j) && finite_or_absent(r->gpu_j));
     FUZZ_ASSERT(isnan(r->f1) || (r->f1 >= 0 && r->f1 <= 1));

@@ -20,6 +20,10 @@ PACKAGES="$PACKAGES python3 python3-torch python3-numpy clang libclang-rt-14-dev
 PACKAGES="$PACKAGES python3-scipy chromium"
 # Tests only: the reference tokenizer's Unicode regular expressions (\p{L}, \p{N}).
 PACKAGES="$PACKAGES python3-regex"
+# Tests only: scikit-learn defines the classification metrics the pipeline reports.
+PACKAGES="$PACKAGES python3-sklearn"
+# Benchmarks only: an optimised BLAS for PyTorch's fp32 matmuls in bench/compare_pytorch.py.
+PACKAGES="$PACKAGES libopenblas0-openmp"
 
 missing=""
 for p in $PACKAGES; do

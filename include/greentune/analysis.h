@@ -58,11 +58,11 @@ typedef struct {
     char meter[32];                     /* "mixed" when its runs disagree */
     int estimated;                      /* any of its runs estimated */
     gt_summary energy, duration;        /* the total */
-    gt_summary stage_energy[GT_STAGE_COUNT], stage_duration[GT_STAGE_COUNT];
+    gt_summary stage_energy[GT_RUN_STAGE_COUNT], stage_duration[GT_RUN_STAGE_COUNT];
     int has_metrics;
     gt_summary accuracy, f1, f1_weighted, mcc;
     gt_delta d_energy, d_time, d_f1, d_f1_weighted;
-    gt_delta d_stage_energy[GT_STAGE_COUNT], d_stage_time[GT_STAGE_COUNT];
+    gt_delta d_stage_energy[GT_RUN_STAGE_COUNT], d_stage_time[GT_RUN_STAGE_COUNT];
     double d_mcc;                       /* mean MCC minus the baseline's (MCC may be <= 0: no ratio) */
     size_t single_class_runs;           /* runs whose model predicted one class only */
     char *first_error;                  /* why its first failed run failed, or NULL */

@@ -43,10 +43,10 @@ GT_API const char *gt_run_status_name(gt_run_status status);
 /* The stages of a run in pipeline order. OTHER is the part of the total outside
  * the six named stages (and any stage of another name). */
 typedef enum {
-    GT_STAGE_DATA, GT_STAGE_TOKENIZE, GT_STAGE_LOAD, GT_STAGE_TRAIN, GT_STAGE_SAVE,
-    GT_STAGE_EVAL, GT_STAGE_OTHER, GT_STAGE_COUNT
-} gt_stage;
-GT_API const char *gt_stage_name(gt_stage stage);
+    GT_RUN_STAGE_DATA, GT_RUN_STAGE_TOKENIZE, GT_RUN_STAGE_LOAD, GT_RUN_STAGE_TRAIN, GT_RUN_STAGE_SAVE,
+    GT_RUN_STAGE_EVAL, GT_RUN_STAGE_OTHER, GT_RUN_STAGE_COUNT
+} gt_run_stage;
+GT_API const char *gt_run_stage_name(gt_run_stage stage);
 
 typedef struct {
     int readonly;          /* never create or change the file (report) */
@@ -125,6 +125,15 @@ GT_API gt_status gt_store_finish_run(gt_store *store, int64_t run_id, const stru
 GT_API gt_status gt_store_fail_run(gt_store *store, int64_t run_id, const char *message, const char *stderr_tail,
                                    gt_error *err);
 
+/* Puts a run this process claimed back to planned, as if never started: a
+ * sweep stopped by Ctrl-C leaves no run "running" behind. */
+GT_API gt_status gt_store_release_run(gt_store *store, int64_t run_id, gt_error *err);
+
+/* How many runs of the experiment (of one variant, or all when variant is
+ * NULL) are in each state, indexed by gt_run_status. */
+GT_API gt_status gt_store_run_counts(gt_store *store, int64_t experiment_id, const char *variant, size_t counts[4],
+                                     gt_error *err);
+
 /* Records a finished run directly (import, tests): plans it if needed and stores
  * it as done. A run already done for (experiment, variant, repeat) is refused. */
 GT_API gt_status gt_store_add_run_from_json(gt_store *store, int64_t experiment_id, const char *variant,
@@ -166,7 +175,7 @@ typedef struct {
     gt_machine machine;
     char meter[32];
     int estimated;
-    gt_stage_value stages[GT_STAGE_COUNT];
+    gt_stage_value stages[GT_RUN_STAGE_COUNT];
     gt_stage_value total;
     double cpu_j, dram_j, gpu_j;   /* components of the total; NAN when unknown */
     int has_metrics;

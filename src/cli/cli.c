@@ -1,10 +1,15 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <libgen.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int cli_fail(int code, const char *fmt, ...)
@@ -67,4 +72,47 @@ int cli_usage_error(const char *command)
 int cli_stderr_is_tty(void)
 {
     return isatty(STDERR_FILENO);
+}
+
+/* The directory that will hold path must exist and be writable, checked before
+ * a long command runs rather than after. */
+int cli_check_output(const char *option, const char *path)
+{
+    struct stat st;
+    if (!path)
+        return 1;
+    if (!*path || (stat(path, &st) == 0 && S_ISDIR(st.st_mode))) {
+        cli_fail(CLI_EXIT_USAGE, "%s '%s': is not a file name", option, path);
+        return 0;
+    }
+    char *copy = strdup(path);
+    if (!copy)
+        return 0;
+    const char *dir = dirname(copy);
+    int ok = 0;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        cli_fail(CLI_EXIT_USAGE, "%s %s: directory '%s' does not exist; create it first", option, path, dir);
+    else if (access(dir, W_OK) != 0)
+        cli_fail(CLI_EXIT_USAGE, "%s %s: directory '%s' is not writable; pick another place", option, path, dir);
+    else
+        ok = 1;
+    free(copy);
+    return ok;
+}
+
+int cli_make_dirs(const char *dir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s", dir);
+    for (char *p = path + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char saved = *p;
+        *p = '\0';
+        if (mkdir(path, 0755) != 0 && errno != EEXIST)
+            return cli_fail(CLI_EXIT_FAILURE, "%s: cannot create the directory: %s", path, strerror(errno));
+        *p = saved;
+        if (!saved)
+            return 0;
+    }
 }

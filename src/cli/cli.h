@@ -25,6 +25,13 @@ int cli_parse_double(const char *option, const char *text, double min, double ma
  * followed by a pointer to --help. */
 int cli_usage_error(const char *command);
 
+/* An output file option: path (may be NULL) names a file in an existing,
+ * writable directory, checked before long work rather than after; prints the
+ * problem and returns 0 when not. */
+int cli_check_output(const char *option, const char *path);
+/* mkdir -p (mode 0755 for what it creates); 0 on success, else reported. */
+int cli_make_dirs(const char *dir);
+
 /* True when stderr is a terminal (progress bars redraw in place then). */
 int cli_stderr_is_tty(void);
 
@@ -42,5 +49,7 @@ int cmd_knobs(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_search(int argc, char **argv);
+int cmd_monitor(int argc, char **argv);
+int cmd_calibrate(int argc, char **argv);
 
 #endif

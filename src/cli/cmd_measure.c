@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 #include <getopt.h>
 #include <libgen.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,16 +17,18 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "energy_cli.h"
 #include "greentune/energy.h"
 #include "greentune/fileio.h"
 
 #define CSV_MAX_BYTES (64u << 20)
 
 typedef struct {
-    gt_measure_options measure;
-    const char *json, *csv, *trace, *country, *project;
-    double idle_s, carbon_intensity, pue;
-    int quiet;
+    energy_cli energy;
+    const char *json, *csv, *trace, *project;
+    double idle_s, thermal_band, thermal_timeout;
+    int subtract_idle, have_idle_temps, quiet;
+    gt_temperatures idle_temps;
     char *const *argv;
 } measure_args;
 
@@ -34,22 +37,26 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: greentune measure [options] -- CMD [ARGS...]\n"
             "\n"
-            "Runs CMD (no shell) and measures its energy, power and emissions. CMD may mark\n"
-            "tasks: echo \"start train\" >> \"$GREENTUNE_CONTROL\" ... echo \"stop train\" >> ...,\n"
-            "and write a JSON object of metrics to \"$GREENTUNE_METRICS\".\n"
-            "\n"
-            "  --meter M             auto (default), rapl, perf, nvml, estimate, or a list: rapl+nvml\n"
-            "  --scope S             what an estimate counts: process (CMD's process tree, default)\n"
-            "                        or machine; real counters always see the whole machine\n"
-            "  --interval-ms N       sampling period for peak power and the trace (default 100; 0: off)\n"
-            "  --idle N              first measure N seconds of idle power, reported as idle_w\n"
+            "Runs CMD (no shell) and measures the machine's energy, power and emissions while it\n"
+            "runs, and CMD's own share of them. CMD may mark tasks (they may nest) and report\n"
+            "progress: echo \"start train\" >> \"$GREENTUNE_CONTROL\", ... \"progress train 0.1\" ...\n"
+            "\"stop train\", and write a JSON object of metrics to \"$GREENTUNE_METRICS\".\n"
+            "\n");
+    energy_cli_help(out, 100);
+    fprintf(out,
+            "  --scope S             process (default): also report CMD's process tree's share of the\n"
+            "                        energy (by CPU time, memory, GPU utilisation); machine: only the machine\n"
+            "  --idle N              first measure N seconds of idle power (reported as idle_w, and\n"
+            "                        energy_above_idle_j); remembered as the idle reference\n"
+            "  --subtract-idle       the summary and the CSV show energy above idle (needs --idle)\n"
+            "  --thermal-gate BAND   before CMD, wait until CPU/GPU temperatures are within BAND degrees C\n"
+            "                        of idle (--idle-temp, else the last --idle reference)\n"
+            "  --thermal-timeout S   give up waiting after S seconds and run anyway (default 600)\n"
+            "  --idle-temp C[,G]     the idle CPU (and GPU) temperature for --thermal-gate\n"
+            "  --forecast-at F       keep each task's forecast when its progress reaches F (default 0.1)\n"
             "  --json FILE           write the result as JSON\n"
-            "  --csv FILE            append a row to FILE (CodeCarbon emissions.csv columns)\n"
+            "  --csv FILE            append a row to FILE (CodeCarbon emissions.csv columns, then ours)\n"
             "  --trace FILE          write the power trace as CSV\n"
-            "  --country ISO3        grid carbon intensity of a country (default: world average)\n"
-            "  --carbon-intensity G  grid carbon intensity in g CO2e/kWh (overrides the table)\n"
-            "  --pue X               data-centre power usage effectiveness (default 1.0)\n"
-            "  --cpu-tdp W           estimate: TDP of one CPU package (default: from a table)\n"
             "  --project NAME        project_name column of the CSV (default greentune)\n"
             "  -q, --quiet           no summary on stderr\n"
             "  -h, --help            this help\n"
@@ -57,32 +64,6 @@ static void usage(FILE *out)
             "Exit status: CMD's; 128+N when a signal N killed it; 126/127 when it cannot run;\n"
             "1 when measuring failed; 2 for a bad command line. SIGINT/SIGTERM/SIGHUP sent to\n"
             "greentune are forwarded to CMD.\n");
-}
-
-/* The directory that will hold path must exist and be writable, checked before
- * a long command runs rather than after. */
-static int check_output(const char *option, const char *path)
-{
-    struct stat st;
-    if (!path)
-        return 1;
-    if (!*path || (stat(path, &st) == 0 && S_ISDIR(st.st_mode))) {
-        cli_fail(CLI_EXIT_USAGE, "%s '%s': is not a file name", option, path);
-        return 0;
-    }
-    char *copy = strdup(path);
-    if (!copy)
-        return 0;
-    const char *dir = dirname(copy);
-    int ok = 0;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        cli_fail(CLI_EXIT_USAGE, "%s %s: directory '%s' does not exist; create it first", option, path, dir);
-    else if (access(dir, W_OK) != 0)
-        cli_fail(CLI_EXIT_USAGE, "%s %s: directory '%s' is not writable; pick another place", option, path, dir);
-    else
-        ok = 1;
-    free(copy);
-    return ok;
 }
 
 /* An existing CSV must have our header, so rows never land under other columns. */
@@ -106,41 +87,36 @@ static int check_csv_header(const char *path)
     return ok;
 }
 
-static int parse_args(int argc, char **argv, measure_args *a)
+static int parse_args(int argc, char **argv, measure_args *a, gt_carbon *carbon)
 {
-    enum { OPT_METER = 256, OPT_SCOPE, OPT_INTERVAL, OPT_IDLE, OPT_JSON, OPT_CSV, OPT_TRACE, OPT_COUNTRY,
-           OPT_INTENSITY, OPT_PUE, OPT_TDP, OPT_PROJECT };
+    enum { OPT_SCOPE = 256, OPT_IDLE, OPT_JSON, OPT_CSV, OPT_TRACE, OPT_PROJECT, OPT_SUBTRACT, OPT_GATE,
+           OPT_GATE_TIMEOUT, OPT_IDLE_TEMP, OPT_FORECAST_AT };
     static const struct option options[] = {
-        {"meter", required_argument, 0, OPT_METER},     {"scope", required_argument, 0, OPT_SCOPE},
-        {"interval-ms", required_argument, 0, OPT_INTERVAL}, {"idle", required_argument, 0, OPT_IDLE},
+        ENERGY_CLI_OPTIONS,
+        {"scope", required_argument, 0, OPT_SCOPE},     {"idle", required_argument, 0, OPT_IDLE},
         {"json", required_argument, 0, OPT_JSON},       {"csv", required_argument, 0, OPT_CSV},
-        {"trace", required_argument, 0, OPT_TRACE},     {"country", required_argument, 0, OPT_COUNTRY},
-        {"carbon-intensity", required_argument, 0, OPT_INTENSITY}, {"pue", required_argument, 0, OPT_PUE},
-        {"cpu-tdp", required_argument, 0, OPT_TDP},     {"project", required_argument, 0, OPT_PROJECT},
+        {"trace", required_argument, 0, OPT_TRACE},     {"project", required_argument, 0, OPT_PROJECT},
+        {"subtract-idle", no_argument, 0, OPT_SUBTRACT}, {"thermal-gate", required_argument, 0, OPT_GATE},
+        {"thermal-timeout", required_argument, 0, OPT_GATE_TIMEOUT},
+        {"idle-temp", required_argument, 0, OPT_IDLE_TEMP}, {"forecast-at", required_argument, 0, OPT_FORECAST_AT},
         {"quiet", no_argument, 0, 'q'},                 {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
-    gt_measure_options_init(&a->measure);
-    a->carbon_intensity = -1;
-    a->pue = 1.0;
+    energy_cli_init(&a->energy);
     a->project = "greentune";
-    long n;
-    int c;
+    a->thermal_timeout = 600;
+    int c, rc;
     optind = 1;
     /* '+': options end at the command's name, so its own options stay its own. */
     while ((c = getopt_long(argc, argv, "+qh", options, NULL)) != -1) {
+        if ((rc = energy_cli_option(&a->energy, c, optarg)) < 0)
+            return CLI_EXIT_USAGE;
+        if (rc)
+            continue;
         switch (c) {
-        case OPT_METER:
-            a->measure.meter = optarg;
-            break;
         case OPT_SCOPE:
             if (strcmp(optarg, "process") && strcmp(optarg, "machine"))
                 return cli_fail(CLI_EXIT_USAGE, "--scope '%s': use process or machine", optarg);
-            a->measure.scope = strcmp(optarg, "machine") ? GT_SCOPE_PROCESS : GT_SCOPE_MACHINE;
-            break;
-        case OPT_INTERVAL:
-            if (!cli_parse_long("--interval-ms", optarg, 0, 60000, &n))
-                return CLI_EXIT_USAGE;
-            a->measure.interval_ms = (int)n;
+            a->energy.measure.scope = strcmp(optarg, "machine") ? GT_SCOPE_PROCESS : GT_SCOPE_MACHINE;
             break;
         case OPT_IDLE:
             if (!cli_parse_double("--idle", optarg, 0.01, 3600, &a->idle_s))
@@ -150,22 +126,27 @@ static int parse_args(int argc, char **argv, measure_args *a)
         case OPT_CSV: a->csv = optarg; break;
         case OPT_TRACE:
             a->trace = optarg;
-            a->measure.keep_trace = 1;
-            break;
-        case OPT_COUNTRY: a->country = optarg; break;
-        case OPT_INTENSITY:
-            if (!cli_parse_double("--carbon-intensity", optarg, 0, 5000, &a->carbon_intensity))
-                return CLI_EXIT_USAGE;
-            break;
-        case OPT_PUE:
-            if (!cli_parse_double("--pue", optarg, 1, 10, &a->pue))
-                return CLI_EXIT_USAGE;
-            break;
-        case OPT_TDP:
-            if (!cli_parse_double("--cpu-tdp", optarg, 0.1, 10000, &a->measure.cpu_tdp_w))
-                return CLI_EXIT_USAGE;
+            a->energy.measure.keep_trace = 1;
             break;
         case OPT_PROJECT: a->project = optarg; break;
+        case OPT_SUBTRACT: a->subtract_idle = 1; break;
+        case OPT_GATE:
+            if (!cli_parse_double("--thermal-gate", optarg, 0.1, 100, &a->thermal_band))
+                return CLI_EXIT_USAGE;
+            break;
+        case OPT_GATE_TIMEOUT:
+            if (!cli_parse_double("--thermal-timeout", optarg, 0, 86400, &a->thermal_timeout))
+                return CLI_EXIT_USAGE;
+            break;
+        case OPT_IDLE_TEMP:
+            if (!parse_idle_temps(optarg, &a->idle_temps))
+                return CLI_EXIT_USAGE;
+            a->have_idle_temps = 1;
+            break;
+        case OPT_FORECAST_AT:
+            if (!cli_parse_double("--forecast-at", optarg, 0, 1, &a->energy.measure.forecast_at))
+                return CLI_EXIT_USAGE;
+            break;
         case 'q': a->quiet = 1; break;
         case 'h': usage(stdout); return -1;
         default: return cli_usage_error("measure");
@@ -174,10 +155,12 @@ static int parse_args(int argc, char **argv, measure_args *a)
     if (optind >= argc)
         return cli_fail(CLI_EXIT_USAGE, "measure: no command given; usage: greentune measure [options] -- CMD [ARGS...]");
     a->argv = argv + optind;
-    gt_error err = {0};
-    if (gt_meter_spec_check(a->measure.meter, &err) != GT_OK)
-        return cli_fail(CLI_EXIT_USAGE, "--%s", err.message);
-    if (!check_output("--json", a->json) || !check_output("--csv", a->csv) || !check_output("--trace", a->trace))
+    if (a->subtract_idle && a->idle_s <= 0)
+        return cli_fail(CLI_EXIT_USAGE, "--subtract-idle: there is no idle power to subtract; add --idle N");
+    if (!energy_cli_finish(&a->energy, carbon))
+        return CLI_EXIT_USAGE;
+    if (!cli_check_output("--json", a->json) || !cli_check_output("--csv", a->csv) ||
+        !cli_check_output("--trace", a->trace))
         return CLI_EXIT_USAGE;
     if (a->csv && !check_csv_header(a->csv))
         return CLI_EXIT_USAGE;
@@ -208,8 +191,7 @@ static char *command_line(char *const *argv)
     return s;
 }
 
-static cJSON *result_json(const measure_args *a, const gt_command_result *r, const gt_carbon *carbon,
-                          const gt_energy_result *idle)
+static cJSON *result_json(const measure_args *a, const gt_command_result *r, const gt_carbon *carbon)
 {
     cJSON *o = gt_energy_result_to_json(&r->energy, carbon);
     if (!o)
@@ -221,14 +203,6 @@ static cJSON *result_json(const measure_args *a, const gt_command_result *r, con
     cJSON_AddNumberToObject(o, "exit_code", r->exit_code);
     if (r->term_signal)
         cJSON_AddNumberToObject(o, "signal", r->term_signal);
-    if (idle) {
-        cJSON_AddNumberToObject(o, "idle_w", idle->avg_power_w);
-        cJSON_AddNumberToObject(o, "idle_s", idle->total.duration_s);
-        cJSON_AddStringToObject(o, "idle_meter", idle->meter);
-        if (r->energy.scope == GT_SCOPE_MACHINE)
-            cJSON_AddNumberToObject(o, "energy_above_idle_j",
-                                    r->energy.total.energy_j - idle->avg_power_w * r->energy.total.duration_s);
-    }
     if (r->metrics)
         cJSON_AddItemToObject(o, "metrics", cJSON_Duplicate(r->metrics, 1));
     cJSON *warnings = cJSON_AddArrayToObject(o, "warnings");
@@ -332,8 +306,49 @@ static void shorten(char *command)
 
 static const char *est(const gt_energy_result *e) { return e->estimated ? "  (estimated)" : ""; }
 
-static void summary(const char *command, const gt_command_result *r, const gt_carbon *carbon,
-                    const gt_energy_result *idle)
+static void print_components(const char *label, const gt_energy_window *w, const gt_energy_result *e)
+{
+    fprintf(stderr, "  %-10s %.4g J%s: cpu %.4g J, dram %.4g J, gpu %.4g J\n", label, w->energy_j, est(e), w->joules[GT_CPU],
+            w->joules[GT_DRAM], w->joules[GT_GPU]);
+}
+
+/* How deep a task nests (parents are listed before their children). */
+static int depth(const gt_energy_result *e, const gt_task_result *t)
+{
+    int d = 0;
+    for (const char *parent = t->parent; parent[0] && d < 8; d++) {
+        const char *next = "";
+        for (int i = 0; i < e->task_count; i++)
+            if (!strcmp(e->tasks[i].name, parent))
+                next = e->tasks[i].parent;
+        parent = next;
+    }
+    return d;
+}
+
+static void summary_tasks(const gt_energy_result *e, const gt_carbon *carbon)
+{
+    for (int i = 0; i < e->task_count; i++) {
+        const gt_task_result *t = &e->tasks[i];
+        int d = depth(e, t);
+        fprintf(stderr, "  task       %*s%-*s %.4g J in %.3f s (%d run%s)", 2 * d, "", 16 - 2 * d, t->name,
+                t->window.energy_j, t->window.duration_s, t->runs, t->runs == 1 ? "" : "s");
+        if (e->process.attributed)
+            fprintf(stderr, ", process %.4g J", t->process.energy_j);
+        fprintf(stderr, "%s\n", est(e));
+        const gt_forecast *f = &t->forecast;
+        if (!t->has_forecast)
+            continue;
+        fprintf(stderr, "    forecast at %.0f %%: %.4g J, %.4g s, %.3g g CO2e", f->fraction * 100, f->task_energy_j,
+                f->task_duration_s, gt_carbon_grams(carbon, f->task_energy_j));
+        if (f->has_error)
+            fprintf(stderr, " (off by %+.1f %% and %+.1f %% from the measured task)", f->energy_error_pct,
+                    f->duration_error_pct);
+        fprintf(stderr, "%s\n", est(e));
+    }
+}
+
+static void summary(const char *command, const gt_command_result *r, const gt_carbon *carbon)
 {
     const gt_energy_result *e = &r->energy;
     fprintf(stderr, "greentune: `%s` ", command);
@@ -342,48 +357,126 @@ static void summary(const char *command, const gt_command_result *r, const gt_ca
     else
         fprintf(stderr, "exited %d", r->exit_code);
     fprintf(stderr, " after %.3f s\n", e->total.duration_s);
-    fprintf(stderr, "  energy     %.4g J%s: cpu %.4g J, dram %.4g J, gpu %.4g J\n", e->total.energy_j, est(e),
-            e->total.joules[GT_CPU], e->total.joules[GT_DRAM], e->total.joules[GT_GPU]);
+    print_components("energy", &e->total, e);
+    if (e->process.attributed)
+        print_components("process", &e->process.window, e);
     fprintf(stderr, "  power      avg %.4g W, peak %.4g W (%ld sample%s every %d ms)%s\n", e->avg_power_w,
             e->peak_power_w, e->sample_count, e->sample_count == 1 ? "" : "s", e->interval_ms, est(e));
-    fprintf(stderr, "  emissions  %.4g g CO2e at %g g/kWh x PUE %g (%s)%s\n",
-            gt_carbon_grams(carbon, e->total.energy_j), carbon->g_per_kwh, carbon->pue,
-            carbon->country[0] ? carbon->country_name : carbon->source, est(e));
+    double headline = e->total.energy_j;
+    if (e->idle.measured) {
+        double above = e->total.energy_j - e->idle.power_w * e->total.duration_s;
+        fprintf(stderr, "  idle       %.4g W over %.1f s (%s, whole machine)%s; above idle %.4g J%s\n",
+                e->idle.power_w, e->idle.duration_s, e->idle.meter, e->idle.estimated ? " (estimated)" : "", above,
+                e->idle.subtract ? " (the figure below)" : "");
+        if (e->idle.subtract)
+            headline = above;
+    }
+    fprintf(stderr, "  emissions  %.4g g CO2e at %g g/kWh x PUE %g (%s)%s\n", gt_carbon_grams(carbon, headline),
+            carbon->g_per_kwh, carbon->pue, carbon->country[0] ? carbon->country_name : carbon->source, est(e));
     fprintf(stderr, "  meter      %s\n", e->description);
-    for (int i = 0; i < e->task_count; i++)
-        fprintf(stderr, "  task       %-16s %.4g J in %.3f s (%d run%s)%s\n", e->tasks[i].name,
-                e->tasks[i].window.energy_j, e->tasks[i].window.duration_s, e->tasks[i].runs,
-                e->tasks[i].runs == 1 ? "" : "s", est(e));
-    if (idle)
-        fprintf(stderr, "  idle       %.4g W over %.1f s (%s, whole machine)%s\n", idle->avg_power_w,
-                idle->total.duration_s, idle->meter, est(idle));
+    if (e->thermal.checked)
+        fprintf(stderr, "  thermal    waited %.1f s to be within %g C of idle%s\n", e->thermal.waited_s,
+                e->thermal.band_c, e->thermal.timed_out ? " and gave up (timed out)" : "");
+    summary_tasks(e, carbon);
     for (int i = 0; i < e->note_count; i++)
         fprintf(stderr, "  note       %s\n", e->notes[i]);
+}
+
+/* Forecast lines as progress arrives: the first one, then one per tenth of the task. */
+typedef struct {
+    const gt_carbon *carbon;
+    char names[64][GT_TASK_NAME_MAX + 1];
+    int tenths[64];
+    int count;
+} forecast_printer;
+
+static void print_forecast(void *ctx, const gt_forecast *f)
+{
+    forecast_printer *p = ctx;
+    int i = 0;
+    while (i < p->count && strcmp(p->names[i], f->task))
+        i++;
+    if (i == p->count && p->count < 64) {
+        snprintf(p->names[p->count], sizeof p->names[0], "%s", f->task);
+        p->tenths[p->count++] = -1;
+    }
+    int tenth = (int)(f->fraction * 10);
+    if (i < 64 && tenth <= p->tenths[i])
+        return;
+    if (i < 64)
+        p->tenths[i] = tenth;
+    fprintf(stderr, "greentune: forecast %s at %.0f %%: %.4g J, %.4g s, %.3g g CO2e; whole run %.4g J, %.4g s%s\n",
+            f->task, f->fraction * 100, f->task_energy_j, f->task_duration_s,
+            gt_carbon_grams(p->carbon, f->task_energy_j), f->run_energy_j, f->run_duration_s,
+            f->estimated ? "  (estimated)" : "");
+}
+
+/* --idle: measure, remember as the reference for later thermal gates. */
+static int measure_idle(measure_args *a, gt_energy_result *idle)
+{
+    gt_error err = {0};
+    if (!a->quiet)
+        fprintf(stderr, "greentune: measuring idle power for %g s\n", a->idle_s);
+    if (gt_measure_idle(&a->energy.measure, a->idle_s, idle, &err) != GT_OK)
+        return cli_fail_error(&err);
+    gt_temperatures temps;
+    gt_temperatures_read(&temps);
+    idle_reference_save(idle->avg_power_w, &temps);
+    if (!a->have_idle_temps) {
+        a->idle_temps = temps;
+        a->have_idle_temps = temps.cpu_sensors || temps.gpu_sensors;
+    }
+    return 0;
+}
+
+static int thermal_gate(measure_args *a, gt_thermal_report *report)
+{
+    idle_reference ref;
+    if (!a->have_idle_temps && idle_reference_load(&ref)) {
+        a->idle_temps = ref.temps;
+        a->have_idle_temps = 1;
+    }
+    if (!a->have_idle_temps)
+        return cli_fail(CLI_EXIT_USAGE, "--thermal-gate: no idle temperature known; measure one on an idle machine "
+                        "(greentune measure --idle 10 -- true) or give --idle-temp C");
+    gt_thermal_options o = {a->thermal_band, a->thermal_timeout, 1000, a->idle_temps, NULL, NULL, NULL};
+    if (!a->idle_temps.cpu_sensors)
+        o.idle.cpu_c = NAN;
+    if (!a->idle_temps.gpu_sensors)
+        o.idle.gpu_c = NAN;
+    gt_error err = {0};
+    if (gt_thermal_wait(&o, report, &err) != GT_OK)
+        return cli_fail_error(&err);
+    if (report->timed_out)
+        fprintf(stderr, "greentune: warning: thermal gate: still above idle + %g C after %g s (CPU %.1f C, idle "
+                "%.1f C); running anyway\n", a->thermal_band, report->waited_s, report->end.cpu_c, o.idle.cpu_c);
+    return 0;
 }
 
 int cmd_measure(int argc, char **argv)
 {
     measure_args a;
     memset(&a, 0, sizeof a);
-    int rc = parse_args(argc, argv, &a);
+    gt_carbon carbon;
+    int rc = parse_args(argc, argv, &a, &carbon);
     if (rc)
         return rc < 0 ? 0 : rc;
-    gt_error err = {0};
-    gt_carbon carbon;
-    if (gt_carbon_resolve(a.country, a.carbon_intensity, a.pue, &carbon, &err) != GT_OK)
-        return cli_fail(CLI_EXIT_USAGE, "%s", err.message);
-
     gt_energy_result idle;
     memset(&idle, 0, sizeof idle);
-    if (a.idle_s > 0) {
-        if (!a.quiet)
-            fprintf(stderr, "greentune: measuring idle power for %g s\n", a.idle_s);
-        if (gt_measure_idle(&a.measure, a.idle_s, &idle, &err) != GT_OK)
-            return cli_fail_error(&err);
+    gt_thermal_report thermal;
+    memset(&thermal, 0, sizeof thermal);
+    if ((a.idle_s > 0 && (rc = measure_idle(&a, &idle))) || (a.thermal_band > 0 && (rc = thermal_gate(&a, &thermal)))) {
+        gt_energy_result_free(&idle);
+        return rc;
     }
-
-    gt_command_options o = {a.argv, a.measure, print_warning, NULL};
+    forecast_printer printer = {&carbon, {{0}}, {0}, 0};
+    if (!a.quiet) {
+        a.energy.measure.on_forecast = print_forecast;
+        a.energy.measure.forecast_ctx = &printer;
+    }
+    gt_command_options o = {a.argv, a.energy.measure, print_warning, NULL};
     gt_command_result r;
+    gt_error err = {0};
     gt_status s = gt_measure_command(&o, &r, &err);
     if (s != GT_OK) {
         int code = r.exit_code ? r.exit_code : CLI_EXIT_FAILURE;
@@ -392,11 +485,13 @@ int cmd_measure(int argc, char **argv)
         gt_energy_result_free(&idle);
         return code;
     }
+    if (a.idle_s > 0)
+        gt_energy_result_set_idle(&r.energy, &idle, a.subtract_idle);
+    r.energy.thermal = thermal;
     char *command = command_line(a.argv);
-    const gt_energy_result *idle_p = a.idle_s > 0 ? &idle : NULL;
     int ok = 1;
     if (a.json) {
-        cJSON *json = result_json(&a, &r, &carbon, idle_p);
+        cJSON *json = result_json(&a, &r, &carbon);
         ok &= write_json(a.json, json);
         cJSON_Delete(json);
     }
@@ -406,7 +501,7 @@ int cmd_measure(int argc, char **argv)
         ok &= write_trace(a.trace, &r.energy);
     if (!a.quiet && command) {
         shorten(command);
-        summary(command, &r, &carbon, idle_p);
+        summary(command, &r, &carbon);
     }
     int code = ok ? r.exit_code : r.exit_code ? r.exit_code : CLI_EXIT_FAILURE;
     free(command);

@@ -13,9 +13,16 @@ typedef struct {
 
 static const command commands[] = {
     {"measure", cmd_measure, "energy, power and emissions of any command"},
+    {"bench",   cmd_bench,   "time training steps or inference of a model on random data: tokens/s, GFLOP/s, MFU"},
+    {"monitor", cmd_monitor, "the machine's energy and power as Prometheus metrics, or a line a second"},
+    {"calibrate", cmd_calibrate, "fit the energy estimate to this machine's real counter"},
     {"inspect", cmd_inspect, "tensors, config and tokenizer facts of a model file or directory"},
     {"knobs", cmd_knobs, "the knob catalog; check a set of knobs and show what it would change"},
+    {"sweep",   cmd_sweep,   "variants x repeats of an experiment file into SQLite; resumes after any stop"},
+    {"search",  cmd_search,  "the bundle of knobs with the least energy within an F1 budget, in few runs"},
     {"report",  cmd_report,  "Table I, Fig. 2, bundles and Pareto fronts from a sweep's database"},
+    {"run",     cmd_run,     "one metered fine-tuning run: data, tokenize, load, train, save, eval"},
+    {"predict", cmd_predict, "classify texts with a saved or Hugging Face model directory"},
 };
 
 static void print_help(FILE *out)

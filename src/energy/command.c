@@ -22,8 +22,6 @@
 #include <unistd.h>
 
 #define METRICS_MAX_BYTES (1 << 20)
-#define WARNING_TASK CONTROL_KINDS            /* start twice, stop without start */
-#define WARNING_KINDS (CONTROL_KINDS + 1)
 
 extern char **environ;
 
@@ -57,73 +55,22 @@ static void note_child(int sig)
 
 typedef struct {
     char dir[256], fifo[300], metrics[300];
-    int fifo_read, fifo_keep; /* our own writer keeps the FIFO from reporting EOF */
     char **envp;
     struct sigaction old_actions[FORWARDED_COUNT], old_chld;
     int handlers_installed;
 } run_state;
 
 typedef struct {
-    gt_measurement *m;
     const gt_command_options *o;
     gt_command_result *r;
-    long seen[WARNING_KINDS];
-    long ignored;
-} control_state;
+} warnings;
 
-static void report_warning(control_state *c, const char *line)
+static void report_warning(void *ctx, const char *line)
 {
-    energy_note_add(&c->r->warnings, &c->r->warning_count, "%s", line);
-    if (c->o->on_warning)
-        c->o->on_warning(c->o->ctx, line);
-}
-
-/* A malformed control line: the first of each kind is reported, all counted. */
-static void warn(control_state *c, int kind, const char *line)
-{
-    c->ignored++;
-    if (c->seen[kind]++ == 0)
-        report_warning(c, line);
-}
-
-static void on_control_line(void *ctx, control_kind kind, const char *name, const char *line, size_t len)
-{
-    control_state *c = ctx;
-    gt_error err = {0};
-    if (kind == CONTROL_START || kind == CONTROL_STOP) {
-        gt_status s = kind == CONTROL_START ? gt_measurement_task_start(c->m, name, &err)
-                                            : gt_measurement_task_stop(c->m, name, &err);
-        if (s != GT_OK) {
-            char text[GT_ERROR_MESSAGE_MAX + 32];
-            snprintf(text, sizeof text, "control: %s (line ignored)", err.message);
-            warn(c, WARNING_TASK, text);
-        }
-        return;
-    }
-    char shown[64];
-    size_t n = 0;
-    for (size_t i = 0; i < len && n + 4 < sizeof shown; i++)
-        shown[n++] = line[i] >= 32 && line[i] < 127 ? line[i] : '?';
-    if (len > n)
-        memcpy(shown + n, "...", 3), n += 3;
-    shown[n] = '\0';
-    char text[160];
-    snprintf(text, sizeof text, "control: %s: '%s' (line ignored)", control_kind_text(kind), shown);
-    warn(c, (int)kind, text);
-}
-
-static void drain_fifo(run_state *st, control_reader *reader, control_state *c)
-{
-    char buf[4096];
-    for (;;) {
-        ssize_t got = read(st->fifo_read, buf, sizeof buf);
-        if (got > 0)
-            control_feed(reader, buf, (size_t)got, on_control_line, c);
-        else if (got < 0 && errno == EINTR)
-            continue;
-        else
-            return; /* EAGAIN: nothing more for now */
-    }
+    warnings *w = ctx;
+    energy_note_add(&w->r->warnings, &w->r->warning_count, "%s", line);
+    if (w->o->on_warning)
+        w->o->on_warning(w->o->ctx, line);
 }
 
 /* environ without our two variables, plus ours. */
@@ -166,10 +113,6 @@ static void cleanup(run_state *st)
             close(chld_pipe[i]);
             chld_pipe[i] = -1;
         }
-    if (st->fifo_read >= 0)
-        close(st->fifo_read);
-    if (st->fifo_keep >= 0)
-        close(st->fifo_keep);
     if (st->envp) {
         size_t n = 0;
         while (st->envp[n])
@@ -179,13 +122,13 @@ static void cleanup(run_state *st)
         free(st->envp);
     }
     if (st->dir[0]) {
-        unlink(st->fifo);
+        unlink(st->fifo); /* gt_control_close removes it too, when it was made */
         unlink(st->metrics);
         rmdir(st->dir);
     }
 }
 
-/* The FIFO, the metrics path, the child's environment and our handlers. */
+/* The FIFO's and metrics' paths, the child's environment and our handlers. */
 static gt_status prepare(run_state *st, gt_error *err)
 {
     const char *tmp = getenv("TMPDIR");
@@ -198,12 +141,6 @@ static gt_status prepare(run_state *st, gt_error *err)
     }
     snprintf(st->fifo, sizeof st->fifo, "%s/control", st->dir);
     snprintf(st->metrics, sizeof st->metrics, "%s/metrics.json", st->dir);
-    if (mkfifo(st->fifo, 0600) != 0)
-        return gt_error_set(err, GT_ERR_IO, "%s: mkfifo: %s", st->fifo, strerror(errno));
-    st->fifo_read = open(st->fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    st->fifo_keep = open(st->fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-    if (st->fifo_read < 0 || st->fifo_keep < 0)
-        return gt_error_set(err, GT_ERR_IO, "%s: open: %s", st->fifo, strerror(errno));
     if (!(st->envp = child_environment(st)))
         return gt_error_set(err, GT_ERR_NOMEM, "command: out of memory");
     if (pipe2(chld_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
@@ -282,7 +219,7 @@ static gt_status exec_failed(const char *command, int e, gt_command_result *r, g
 }
 
 /* Reads the metrics file the child may have written. */
-static void read_metrics(const run_state *st, control_state *c)
+static void read_metrics(const run_state *st, warnings *c)
 {
     char *text = malloc(METRICS_MAX_BYTES + 1);
     int fd = text ? open(st->metrics, O_RDONLY | O_CLOEXEC) : -1;
@@ -317,15 +254,13 @@ static void read_metrics(const run_state *st, control_state *c)
 
 /* Waits for the child while feeding its control lines to the measurement.
  * Returns the errno of a failed waitpid (ECHILD: someone else reaped it), or 0. */
-static int wait_for_child(pid_t pid, run_state *st, control_state *c, int *status)
+static int wait_for_child(pid_t pid, gt_control *control, int *status)
 {
-    control_reader reader = {0};
-    int failed = 0;
     for (;;) {
-        struct pollfd fds[2] = {{st->fifo_read, POLLIN, 0}, {chld_pipe[0], POLLIN, 0}};
+        struct pollfd fds[2] = {{gt_control_fd(control), POLLIN, 0}, {chld_pipe[0], POLLIN, 0}};
         int ready = poll(fds, 2, 1000); /* the timeout only guards against a lost wake-up */
         if (ready > 0 && (fds[0].revents & POLLIN))
-            drain_fifo(st, &reader, c);
+            gt_control_drain(control);
         if (ready > 0 && (fds[1].revents & POLLIN)) {
             char buf[64];
             while (read(chld_pipe[0], buf, sizeof buf) > 0)
@@ -333,24 +268,10 @@ static int wait_for_child(pid_t pid, run_state *st, control_state *c, int *statu
         }
         pid_t done = waitpid(pid, status, WNOHANG);
         if (done == pid)
-            break;
-        if (done < 0 && errno != EINTR) {
-            failed = errno;
-            break;
-        }
+            return 0;
+        if (done < 0 && errno != EINTR)
+            return errno;
     }
-    drain_fifo(st, &reader, c); /* lines written just before the exit */
-    control_flush(&reader, on_control_line, c);
-    int kinds = 0;
-    for (int k = 0; k < WARNING_KINDS; k++)
-        kinds += c->seen[k] > 0;
-    if (c->ignored > kinds) {
-        char line[128];
-        snprintf(line, sizeof line, "control: %ld line(s) ignored in all (each kind of problem is reported once)",
-                 c->ignored);
-        report_warning(c, line);
-    }
-    return failed;
 }
 
 static void close_fd(int *fd)
@@ -365,7 +286,8 @@ gt_status gt_measure_command(const gt_command_options *o, gt_command_result *r, 
     memset(r, 0, sizeof *r);
     if (!o->argv || !o->argv[0] || !o->argv[0][0])
         return gt_error_set(err, GT_ERR_INVALID, "command: no command to run");
-    run_state st = {.fifo_read = -1, .fifo_keep = -1};
+    run_state st;
+    memset(&st, 0, sizeof st);
     int go[2] = {-1, -1}, report[2] = {-1, -1};
     gt_status s = prepare(&st, err);
     if (s == GT_OK && (pipe2(go, O_CLOEXEC) != 0 || pipe2(report, O_CLOEXEC) != 0))
@@ -379,12 +301,16 @@ gt_status gt_measure_command(const gt_command_options *o, gt_command_result *r, 
     close_fd(&report[1]);
 
     gt_measurement *m = NULL;
+    gt_control *control = NULL;
+    warnings w = {o, r};
     if (s == GT_OK) {
         child_pid = pid;
         gt_measure_options mo = o->measure;
         mo.pid = pid;
         s = gt_measurement_start(&mo, &m, err);
     }
+    if (s == GT_OK)
+        s = gt_control_open(m, st.fifo, report_warning, &w, &control, err);
     int e = 0;
     if (s == GT_OK) {
         char byte = 1;
@@ -400,20 +326,20 @@ gt_status gt_measure_command(const gt_command_options *o, gt_command_result *r, 
     close_fd(&report[0]);
 
     int status = 0, lost;
-    control_state c = {m, o, r, {0}, 0};
-    if (s == GT_OK && (lost = wait_for_child(pid, &st, &c, &status)))
+    if (s == GT_OK && (lost = wait_for_child(pid, control, &status)))
         s = gt_error_set(err, GT_ERR_INTERNAL, "command: waiting for pid %d: %s (was it reaped elsewhere?)",
                          (int)pid, strerror(lost));
     else if (s != GT_OK && pid > 0)
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
             ;
     r->forwarded_signal = last_forwarded;
+    gt_control_close(control); /* the last lines count, before the finish */
     if (s == GT_OK) {
         r->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         r->term_signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
         s = gt_measurement_finish(m, &r->energy, err);
         m = NULL;
-        read_metrics(&st, &c);
+        read_metrics(&st, &w);
     }
     gt_measurement_abort(m);
     cleanup(&st);

@@ -5,6 +5,8 @@
 target_link_libraries(greentune_energy_objects PRIVATE PkgConfig::CJSON)
 target_link_libraries(greentune_energy PUBLIC PkgConfig::CJSON)
 
-# The grid-intensity table, compiled in as a string (grid_intensity.cmake).
-include(${CMAKE_CURRENT_LIST_DIR}/grid_intensity.cmake)
-target_include_directories(greentune_energy_objects PRIVATE ${GRID_CSV_INCLUDE_DIR})
+# The grid-intensity and CPU TDP tables, compiled in as strings (embed_csv.cmake).
+include(${CMAKE_CURRENT_LIST_DIR}/embed_csv.cmake)
+greentune_embed_csv(grid_intensity)
+greentune_embed_csv(cpu_tdp)
+target_include_directories(greentune_energy_objects PRIVATE ${GREENTUNE_CSV_INCLUDE_DIR})

@@ -52,6 +52,110 @@ static void merge(cJSON *to, cJSON *from)
     cJSON_Delete(from);
 }
 
+static cJSON *forecast_json(const gt_forecast *f, const gt_carbon *carbon)
+{
+    cJSON *o = cJSON_CreateObject();
+    add_number(o, "fraction", f->fraction);
+    add_number(o, "at_s", f->at_s);
+    add_number(o, "elapsed_s", f->elapsed_s);
+    add_number(o, "energy_j", f->energy_j);
+    add_number(o, "task_energy_j", f->task_energy_j);
+    add_number(o, "task_duration_s", f->task_duration_s);
+    add_number(o, "run_energy_j", f->run_energy_j);
+    add_number(o, "run_duration_s", f->run_duration_s);
+    if (carbon) {
+        add_number(o, "task_emissions_g", gt_carbon_grams(carbon, f->task_energy_j));
+        add_number(o, "run_emissions_g", gt_carbon_grams(carbon, f->run_energy_j));
+    }
+    cJSON_AddBoolToObject(o, "estimated", f->estimated);
+    if (f->has_error) {
+        add_number(o, "energy_error_pct", f->energy_error_pct);
+        add_number(o, "duration_error_pct", f->duration_error_pct);
+    }
+    return o;
+}
+
+static cJSON *process_json(const gt_energy_result *r, const gt_energy_window *w, const gt_carbon *carbon, int top)
+{
+    cJSON *o = window_json(w, carbon);
+    cJSON_AddBoolToObject(o, "estimated", r->estimated);
+    if (!top)
+        return o;
+    cJSON_AddNumberToObject(o, "pid", r->process.pid);
+    cJSON *method = cJSON_AddObjectToObject(o, "method");
+    for (int c = 0; c < GT_COMPONENTS; c++) {
+        if (r->process.method[c][0] && r->sources[c][0])
+            cJSON_AddStringToObject(method, component_names[c], r->process.method[c]);
+        else
+            cJSON_AddNullToObject(method, component_names[c]);
+    }
+    return o;
+}
+
+static double above_idle(const gt_energy_result *r, const gt_energy_window *w)
+{
+    return w->energy_j - r->idle.power_w * w->duration_s;
+}
+
+static cJSON *temperatures_json(const gt_temperatures *t)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (t->cpu_sensors)
+        add_number(o, "cpu_c", t->cpu_c);
+    else
+        cJSON_AddNullToObject(o, "cpu_c");
+    if (t->gpu_sensors)
+        add_number(o, "gpu_c", t->gpu_c);
+    else
+        cJSON_AddNullToObject(o, "gpu_c");
+    return o;
+}
+
+static void add_idle_and_thermal(cJSON *o, const gt_energy_result *r)
+{
+    if (r->idle.measured) {
+        add_number(o, "idle_w", r->idle.power_w);
+        add_number(o, "idle_s", r->idle.duration_s);
+        cJSON_AddStringToObject(o, "idle_meter", r->idle.meter);
+        cJSON_AddBoolToObject(o, "idle_estimated", r->idle.estimated);
+        add_number(o, "energy_above_idle_j", above_idle(r, &r->total));
+        cJSON_AddBoolToObject(o, "idle_subtracted", r->idle.subtract);
+    }
+    if (r->thermal.checked) {
+        cJSON *t = cJSON_AddObjectToObject(o, "thermal");
+        add_number(t, "band_c", r->thermal.band_c);
+        add_number(t, "waited_s", r->thermal.waited_s);
+        cJSON_AddBoolToObject(t, "timed_out", r->thermal.timed_out);
+        cJSON_AddItemToObject(t, "idle", temperatures_json(&r->thermal.idle));
+        cJSON_AddItemToObject(t, "start", temperatures_json(&r->thermal.start));
+        cJSON_AddItemToObject(t, "end", temperatures_json(&r->thermal.end));
+    }
+}
+
+static cJSON *task_json(const gt_energy_result *r, const gt_task_result *k, const gt_carbon *carbon)
+{
+    cJSON *t = window_json(&k->window, carbon);
+    cJSON_AddNumberToObject(t, "runs", k->runs);
+    cJSON_AddBoolToObject(t, "estimated", r->estimated);
+    if (k->parent[0])
+        cJSON_AddStringToObject(t, "parent", k->parent);
+    if (k->open_at_finish)
+        cJSON_AddBoolToObject(t, "open_at_finish", 1);
+    if (k->running)
+        cJSON_AddBoolToObject(t, "running", 1);
+    if (k->incomplete) /* the meter failed at one of its boundaries: energy_j is a lower bound */
+        cJSON_AddBoolToObject(t, "incomplete", 1);
+    if (r->idle.measured)
+        add_number(t, "energy_above_idle_j", above_idle(r, &k->window));
+    if (r->process.attributed)
+        cJSON_AddItemToObject(t, "process", process_json(r, &k->process, carbon, 0));
+    if (k->progress >= 0)
+        add_number(t, "progress", k->progress);
+    if (k->has_forecast)
+        cJSON_AddItemToObject(t, "forecast", forecast_json(&k->forecast, carbon));
+    return t;
+}
+
 cJSON *gt_energy_result_to_json(const gt_energy_result *r, const gt_carbon *carbon)
 {
     cJSON *o = cJSON_CreateObject();
@@ -82,17 +186,12 @@ cJSON *gt_energy_result_to_json(const gt_energy_result *r, const gt_carbon *carb
         if (carbon->country[0])
             cJSON_AddStringToObject(o, "country", carbon->country);
     }
+    if (r->process.attributed)
+        cJSON_AddItemToObject(o, "process", process_json(r, &r->process.window, carbon, 1));
+    add_idle_and_thermal(o, r);
     cJSON *tasks = cJSON_AddObjectToObject(o, "tasks");
-    for (int i = 0; i < r->task_count; i++) {
-        cJSON *t = window_json(&r->tasks[i].window, carbon);
-        cJSON_AddNumberToObject(t, "runs", r->tasks[i].runs);
-        cJSON_AddBoolToObject(t, "estimated", r->estimated);
-        if (r->tasks[i].open_at_finish)
-            cJSON_AddBoolToObject(t, "open_at_finish", 1);
-        if (r->tasks[i].incomplete)
-            cJSON_AddBoolToObject(t, "incomplete", 1);
-        cJSON_AddItemToObject(tasks, r->tasks[i].name, t);
-    }
+    for (int i = 0; i < r->task_count; i++)
+        cJSON_AddItemToObject(tasks, r->tasks[i].name, task_json(r, &r->tasks[i], carbon));
     cJSON_AddStringToObject(o, "meter_description", r->description);
     cJSON *notes = cJSON_AddArrayToObject(o, "notes");
     for (int i = 0; i < r->note_count; i++)
@@ -109,7 +208,7 @@ static const char csv_header[] =
     "region,cloud_provider,cloud_region,os,python_version,codecarbon_version,cpu_count,cpu_model,gpu_count,"
     "gpu_model,longitude,latitude,ram_total_size,tracking_mode,cpu_utilization_percent,gpu_utilization_percent,"
     "ram_utilization_percent,ram_used_gb,on_cloud,pue,wue,"
-    "meter,estimated,carbon_intensity_g_per_kwh,exit_code,command\n";
+    "meter,estimated,carbon_intensity_g_per_kwh,exit_code,command,idle_w,idle_subtracted,process_energy\n";
 
 const char *gt_energy_csv_header(void) { return csv_header; }
 
@@ -167,11 +266,24 @@ static void fieldf(text *t, const char *fmt, ...)
     field(t, buf);
 }
 
+/* The total, less idle power over its duration when the user asked for that. */
+static gt_energy_window headline(const gt_energy_result *r)
+{
+    gt_energy_window w = r->total;
+    if (r->idle.measured && r->idle.subtract) {
+        for (int c = 0; c < GT_COMPONENTS; c++)
+            w.joules[c] -= r->idle.component_w[c] * w.duration_s;
+        w.energy_j = above_idle(r, &r->total);
+    }
+    return w;
+}
+
 char *gt_energy_csv_row(const gt_energy_result *r, const gt_carbon *c, const gt_csv_run *run)
 {
     text t = {0};
-    const double kwh = 1.0 / 3.6e6, d = r->total.duration_s;
-    double grams = gt_carbon_grams(c, r->total.energy_j);
+    const gt_energy_window total = headline(r);
+    const double kwh = 1.0 / 3.6e6, d = total.duration_s;
+    double grams = gt_carbon_grams(c, total.energy_j);
     struct utsname u;
     char os[200] = "";
     if (uname(&u) == 0)
@@ -184,10 +296,10 @@ char *gt_energy_csv_row(const gt_energy_result *r, const gt_carbon *c, const gt_
     fieldf(&t, "%.9g", grams / 1000);              /* kg */
     fieldf(&t, "%.9g", d > 0 ? grams / 1000 / d : 0);
     for (int k = 0; k < 3; k++) /* cpu_power, gpu_power, ram_power (mean W) */
-        fieldf(&t, "%.6g", d > 0 ? r->total.joules[codecarbon_order[k]] / d : 0);
+        fieldf(&t, "%.6g", d > 0 ? total.joules[codecarbon_order[k]] / d : 0);
     for (int k = 0; k < 3; k++) /* cpu_energy, gpu_energy, ram_energy (kWh) */
-        fieldf(&t, "%.9g", r->total.joules[codecarbon_order[k]] * kwh);
-    fieldf(&t, "%.9g", r->total.energy_j * kwh);
+        fieldf(&t, "%.9g", total.joules[codecarbon_order[k]] * kwh);
+    fieldf(&t, "%.9g", total.energy_j * kwh);
     field(&t, "");                                 /* water_consumed */
     field(&t, c->country_name);
     field(&t, c->country);
@@ -203,7 +315,7 @@ char *gt_energy_csv_row(const gt_energy_result *r, const gt_carbon *c, const gt_
     field(&t, "");                                 /* longitude */
     field(&t, "");                                 /* latitude */
     fieldf(&t, "%.3f", r->ram_total_gb);
-    field(&t, r->scope == GT_SCOPE_MACHINE ? "machine" : "process");
+    field(&t, "machine"); /* tracking_mode: the figures are the machine's (the process share is in the JSON) */
     for (int k = 0; k < 4; k++)                    /* utilisation percents, ram_used_gb */
         field(&t, "");
     field(&t, "");                                 /* on_cloud: unknown */
@@ -214,6 +326,15 @@ char *gt_energy_csv_row(const gt_energy_result *r, const gt_carbon *c, const gt_
     fieldf(&t, "%g", c->g_per_kwh);
     fieldf(&t, "%d", run->exit_code);
     field(&t, run->command ? run->command : "");
+    if (r->idle.measured)
+        fieldf(&t, "%.6g", r->idle.power_w);
+    else
+        field(&t, "");
+    field(&t, r->idle.measured && r->idle.subtract ? "true" : "false");
+    if (r->process.attributed) /* kWh, as CodeCarbon's energy columns */
+        fieldf(&t, "%.9g", r->process.window.energy_j * kwh);
+    else
+        field(&t, "");
     append(&t, "\n", 1);
     if (t.failed) {
         free(t.data);
@@ -240,4 +361,125 @@ gt_status gt_energy_trace_csv(const gt_energy_result *r, FILE *out, gt_error *er
     if (ferror(out))
         return gt_error_set(err, GT_ERR_IO, "trace: write failed");
     return GT_OK;
+}
+
+/* --- Prometheus --------------------------------------------------------------- */
+
+static void appendf(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void appendf(text *t, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        append(t, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+}
+
+/* A label value: backslash, double quote and newline escaped. */
+static void label(text *t, const char *name, const char *value, int first)
+{
+    appendf(t, "%s%s=\"", first ? "" : ",", name);
+    for (const char *p = value; *p; p++)
+        if (*p == '\\' || *p == '"')
+            appendf(t, "\\%c", *p);
+        else if (*p == '\n')
+            append(t, "\\n", 2);
+        else
+            append(t, p, 1);
+    append(t, "\"", 1);
+}
+
+static void family(text *t, const char *name, const char *type, const char *help)
+{
+    appendf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void value(text *t, double v) { appendf(t, "} %.9g\n", isfinite(v) ? v : 0); }
+
+/* Samples "name{component="..",source="..",estimated=".."} v" per measured component. */
+static void per_component(text *t, const gt_energy_result *r, const char *name, const double v[GT_COMPONENTS])
+{
+    for (int c = 0; c < GT_COMPONENTS; c++) {
+        if (!r->sources[c][0])
+            continue;
+        appendf(t, "%s{", name);
+        label(t, "component", component_names[c], 1);
+        label(t, "source", r->sources[c], 0);
+        label(t, "estimated", r->estimated ? "true" : "false", 0);
+        value(t, v[c]);
+    }
+}
+
+/* One sample per task: name{task="..",parent=".."} v. */
+static void per_task(text *t, const gt_energy_result *r, const char *name, double (*get)(const gt_task_result *))
+{
+    for (int i = 0; i < r->task_count; i++) {
+        appendf(t, "%s{", name);
+        label(t, "task", r->tasks[i].name, 1);
+        label(t, "parent", r->tasks[i].parent, 0);
+        value(t, get(&r->tasks[i]));
+    }
+}
+
+static double task_seconds(const gt_task_result *k) { return k->window.duration_s; }
+static double task_runs(const gt_task_result *k) { return k->runs; }
+static double task_running(const gt_task_result *k) { return k->running; }
+
+char *gt_energy_prometheus(const gt_energy_result *r, const gt_carbon *carbon)
+{
+    text t = {0};
+    const char *est = r->estimated ? "true" : "false";
+    family(&t, "greentune_info", "gauge", "The meter and whether its figures are estimated.");
+    appendf(&t, "greentune_info{");
+    label(&t, "meter", r->meter, 1);
+    label(&t, "estimated", est, 0);
+    value(&t, 1);
+    family(&t, "greentune_elapsed_seconds", "gauge", "Time since the measurement started.");
+    appendf(&t, "greentune_elapsed_seconds %.9g\n", r->total.duration_s);
+    family(&t, "greentune_energy_joules_total", "counter", "Energy of the whole machine since the start, by component.");
+    per_component(&t, r, "greentune_energy_joules_total", r->total.joules);
+    family(&t, "greentune_power_watts", "gauge", "Mean power over the last sampling interval, by component.");
+    per_component(&t, r, "greentune_power_watts", r->power_w);
+    if (carbon) {
+        family(&t, "greentune_emissions_grams_total", "counter", "Emissions: energy x grid carbon intensity x PUE.");
+        appendf(&t, "greentune_emissions_grams_total{");
+        label(&t, "estimated", est, 1);
+        value(&t, gt_carbon_grams(carbon, r->total.energy_j));
+    }
+    if (r->idle.measured) {
+        family(&t, "greentune_idle_power_watts", "gauge", "Idle power measured before the start.");
+        appendf(&t, "greentune_idle_power_watts %.9g\n", r->idle.power_w);
+    }
+    if (r->process.attributed) {
+        family(&t, "greentune_process_energy_joules_total", "counter",
+               "The measured process tree's share of the energy, by component.");
+        per_component(&t, r, "greentune_process_energy_joules_total", r->process.window.joules);
+    }
+    if (r->task_count) {
+        family(&t, "greentune_task_energy_joules_total", "counter", "Energy of each task, all its runs so far.");
+        for (int i = 0; i < r->task_count; i++)
+            for (int c = 0; c < GT_COMPONENTS; c++) {
+                if (!r->sources[c][0])
+                    continue;
+                appendf(&t, "greentune_task_energy_joules_total{");
+                label(&t, "task", r->tasks[i].name, 1);
+                label(&t, "parent", r->tasks[i].parent, 0);
+                label(&t, "component", component_names[c], 0);
+                label(&t, "estimated", est, 0);
+                value(&t, r->tasks[i].window.joules[c]);
+            }
+        family(&t, "greentune_task_duration_seconds_total", "counter", "Time in each task, all its runs so far.");
+        per_task(&t, r, "greentune_task_duration_seconds_total", task_seconds);
+        family(&t, "greentune_task_runs_total", "counter", "Completed runs of each task.");
+        per_task(&t, r, "greentune_task_runs_total", task_runs);
+        family(&t, "greentune_task_running", "gauge", "1 while the task runs.");
+        per_task(&t, r, "greentune_task_running", task_running);
+    }
+    if (t.failed) {
+        free(t.data);
+        return NULL;
+    }
+    return t.data ? t.data : strdup("");
 }

@@ -11,13 +11,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/sysfs.h"
+
 static const char *env_or(const char *name, const char *fallback)
 {
     const char *v = getenv(name);
     return v && *v ? v : fallback;
 }
 
-const char *energy_sysfs_root(void) { return env_or("GREENTUNE_SYSFS_ROOT", "/sys"); }
+const char *energy_sysfs_root(void) { return gt_sysfs_root(); }
 const char *energy_proc_root(void) { return env_or("GREENTUNE_PROC_ROOT", "/proc"); }
 
 double energy_now(void)
@@ -25,6 +27,13 @@ double energy_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void energy_sleep(double seconds)
+{
+    struct timespec left = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
+    while (nanosleep(&left, &left) != 0 && errno == EINTR)
+        ;
 }
 
 /* energy_read_text, also saying how many bytes were read (*len). */
@@ -113,6 +122,21 @@ gt_status energy_read_u64(const char *path, uint64_t *value, gt_error *err)
         return gt_error_set(err, GT_ERR_PARSE, "%s: not a counter value (%s)", path,
                             len == sizeof buf - 1 ? "longer than a counter" : "holds a NUL byte");
     return energy_parse_u64(path, buf, value, err);
+}
+
+void power_integral_start(power_integral *p, double now_s, double w)
+{
+    p->last_w = w;
+    p->last_t = now_s;
+    p->joules = 0;
+}
+
+void power_integral_add(power_integral *p, double now_s, double w)
+{
+    if (now_s > p->last_t)
+        p->joules += 0.5 * (w + p->last_w) * (now_s - p->last_t);
+    p->last_w = w;
+    p->last_t = now_s;
 }
 
 void energy_note_add(char ***notes, int *count, const char *fmt, ...)

@@ -4,26 +4,45 @@
  *
  * Volta and newer GPUs have a total-energy counter (millijoules, 64 bits);
  * older ones only report power, which is integrated between reads with the
- * trapezoid rule, so its accuracy depends on the sampling interval. */
+ * trapezoid rule, so its accuracy depends on the sampling interval.
+ *
+ * A process tree's share of a GPU's energy is its share of the SM
+ * utilisation in nvmlDeviceGetProcessUtilization's per-process samples since
+ * the previous share (the GPU's idle energy, when no process used it, is no
+ * process's). */
 #include "energy/internal.h"
 
 #include <dlfcn.h>
 #include <stdio.h>
+#include <sys/time.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define NVML_GPUS_MAX 64
 #define NVML_SUCCESS 0
+#define NVML_ERROR_NOT_FOUND 6
+#define NVML_ERROR_INSUFFICIENT_SIZE 7
+#define NVML_TEMPERATURE_GPU 0
+#define NVML_SAMPLES_MAX 1024
 
 typedef int nvml_return;
 typedef void *nvml_device;
+
+/* nvmlProcessUtilizationSample_t */
+typedef struct {
+    unsigned int pid;
+    unsigned long long time_stamp; /* microseconds */
+    unsigned int sm_util, mem_util, enc_util, dec_util;
+} nvml_process_sample;
 
 typedef struct {
     nvml_device handle;
     int has_counter;           /* total-energy counter, else power integration */
     unsigned long long first_mj;
-    double last_power_w, last_t;
-    double integrated_j;
+    power_integral power;      /* without a counter */
+    double last_j;             /* this GPU's joules at the previous read */
+    double unshared_j;         /* added since the last attribute call */
+    unsigned long long seen_us; /* newest process sample already counted */
 } nvml_gpu;
 
 typedef struct {
@@ -32,7 +51,10 @@ typedef struct {
     nvml_return (*shutdown)(void);
     nvml_return (*total_energy)(nvml_device, unsigned long long *);
     nvml_return (*power_usage)(nvml_device, unsigned int *);
+    nvml_return (*process_utilization)(nvml_device, nvml_process_sample *, unsigned int *, unsigned long long);
+    nvml_return (*temperature)(nvml_device, int, unsigned int *);
     const char *(*error_string)(nvml_return);
+    nvml_process_sample samples[NVML_SAMPLES_MAX];
     nvml_gpu gpus[NVML_GPUS_MAX];
     int count;
 } nvml_meter;
@@ -70,23 +92,92 @@ static gt_status nvml_read(backend *b, double now_s, double joules[GT_COMPONENTS
         joules[c] = 0;
     for (int i = 0; i < n->count; i++) {
         nvml_gpu *g = &n->gpus[i];
+        double j;
         if (g->has_counter) {
             unsigned long long mj;
             nvml_return r = n->total_energy(g->handle, &mj);
             if (r != NVML_SUCCESS)
                 return gt_error_set(err, GT_ERR_IO, "nvml: GPU %d: nvmlDeviceGetTotalEnergyConsumption: %s", i,
                                     nvml_error(n, r));
-            joules[GT_GPU] += (double)(mj - g->first_mj) * 1e-3;
+            j = (double)(mj - g->first_mj) * 1e-3;
         } else {
             double w = 0;
             gt_status s = power_w(n, i, &w, err);
             if (s != GT_OK)
                 return s;
-            if (now_s > g->last_t)
-                g->integrated_j += 0.5 * (w + g->last_power_w) * (now_s - g->last_t);
-            g->last_power_w = w;
-            g->last_t = now_s;
-            joules[GT_GPU] += g->integrated_j;
+            power_integral_add(&g->power, now_s, w);
+            j = g->power.joules;
+        }
+        g->unshared_j += j - g->last_j;
+        g->last_j = j;
+        joules[GT_GPU] += j;
+    }
+    return GT_OK;
+}
+
+static int in_list(unsigned int pid, const int *pids, int count)
+{
+    for (int i = 0; i < count; i++)
+        if ((unsigned int)pids[i] == pid)
+            return 1;
+    return 0;
+}
+
+/* This GPU's samples since the last call: SM % of the tree and of everyone. */
+static int gpu_shares(nvml_meter *n, nvml_gpu *g, const int *pids, int count, double *tree, double *all)
+{
+    unsigned int k = NVML_SAMPLES_MAX;
+    nvml_return r = n->process_utilization(g->handle, n->samples, &k, g->seen_us);
+    *tree = *all = 0;
+    if (r == NVML_ERROR_NOT_FOUND)
+        return 1; /* no process ran on it since */
+    if (r != NVML_SUCCESS && r != NVML_ERROR_INSUFFICIENT_SIZE)
+        return 0;
+    for (unsigned int i = 0; i < k && i < NVML_SAMPLES_MAX; i++) {
+        const nvml_process_sample *p = &n->samples[i];
+        if (p->time_stamp <= g->seen_us)
+            continue;
+        *all += p->sm_util;
+        if (in_list(p->pid, pids, count))
+            *tree += p->sm_util;
+    }
+    for (unsigned int i = 0; i < k && i < NVML_SAMPLES_MAX; i++)
+        if (n->samples[i].time_stamp > g->seen_us)
+            g->seen_us = n->samples[i].time_stamp;
+    return 1;
+}
+
+static void nvml_attribute(backend *b, const int *pids, int count, double *joules, char *method, size_t size)
+{
+    nvml_meter *n = (nvml_meter *)b;
+    *joules = 0;
+    int shared = 0;
+    for (int i = 0; i < n->count; i++) {
+        nvml_gpu *g = &n->gpus[i];
+        double tree, all;
+        if (n->process_utilization && gpu_shares(n, g, pids, count, &tree, &all)) {
+            shared++;
+            *joules += all > 0 ? g->unshared_j * tree / all : 0;
+        }
+        g->unshared_j = 0;
+    }
+    if (shared == n->count)
+        snprintf(method, size, "nvml process utilisation share (tree SM %% / all processes' SM %%)");
+    else
+        snprintf(method, size, "not attributed on %d of %d GPU(s): no nvmlDeviceGetProcessUtilization",
+                 n->count - shared, n->count);
+}
+
+gt_status nvml_temperature(backend *b, double *max_c, int *sensors)
+{
+    nvml_meter *n = (nvml_meter *)b;
+    *sensors = 0;
+    for (int i = 0; i < n->count && n->temperature; i++) {
+        unsigned int c;
+        if (n->temperature(n->gpus[i].handle, NVML_TEMPERATURE_GPU, &c) == NVML_SUCCESS) {
+            if (!*sensors || c > *max_c)
+                *max_c = c;
+            (*sensors)++;
         }
     }
     return GT_OK;
@@ -110,6 +201,8 @@ static gt_status open_gpus(nvml_meter *n, double now_s, gt_error *err)
     n->total_energy = symbol(n->lib, "nvmlDeviceGetTotalEnergyConsumption", NULL);
     n->power_usage = symbol(n->lib, "nvmlDeviceGetPowerUsage", NULL);
     n->error_string = symbol(n->lib, "nvmlErrorString", NULL);
+    n->process_utilization = symbol(n->lib, "nvmlDeviceGetProcessUtilization", NULL);
+    n->temperature = symbol(n->lib, "nvmlDeviceGetTemperature", NULL);
     if (!init || !count || !handle || !n->shutdown || !n->power_usage)
         return gt_error_set(err, GT_ERR_UNSUPPORTED, "nvml: the library lacks nvmlInit/nvmlDeviceGetCount/"
                             "nvmlDeviceGetHandleByIndex/nvmlDeviceGetPowerUsage (too old a driver?)");
@@ -126,18 +219,22 @@ static gt_status open_gpus(nvml_meter *n, double now_s, gt_error *err)
     if (gpus > NVML_GPUS_MAX)
         gpus = NVML_GPUS_MAX;
     int counters = 0;
+    struct timeval now; /* process samples carry CPU wall-clock microseconds: older ones are not ours */
+    gettimeofday(&now, NULL);
     for (unsigned int i = 0; i < gpus; i++) {
         nvml_gpu *g = &n->gpus[i];
+        g->seen_us = (unsigned long long)now.tv_sec * 1000000ull + (unsigned long long)now.tv_usec;
         if ((r = handle(i, &g->handle)) != NVML_SUCCESS)
             return gt_error_set(err, GT_ERR_IO, "nvml: GPU %u: nvmlDeviceGetHandleByIndex: %s", i, nvml_error(n, r));
         n->count = (int)i + 1;
         g->has_counter = n->total_energy && n->total_energy(g->handle, &g->first_mj) == NVML_SUCCESS;
         counters += g->has_counter;
         if (!g->has_counter) {
-            gt_status s = power_w(n, (int)i, &g->last_power_w, err);
+            double w = 0;
+            gt_status s = power_w(n, (int)i, &w, err);
             if (s != GT_OK)
                 return s;
-            g->last_t = now_s;
+            power_integral_start(&g->power, now_s, w);
         }
     }
     char model[96] = "";
@@ -165,6 +262,7 @@ gt_status nvml_open(double now_s, backend **out, gt_error *err)
     n->base.components = COMPONENT_BIT(GT_GPU);
     n->base.read = nvml_read;
     n->base.close = nvml_close;
+    n->base.attribute = nvml_attribute;
     n->lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!n->lib) {
         const char *why = dlerror();

@@ -21,21 +21,28 @@ struct sampler {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     int stop;
-    double last_t, last_j; /* previous point, for power */
+    int have_last;
+    double last_t, last_j[GT_COMPONENTS]; /* previous point, for power */
+    double power_w[GT_COMPONENTS];        /* between the last two points (under lock) */
     sampler_stats stats;
     long trace_cap;
 };
 
 static void record(sampler *s, double t, const double j[GT_COMPONENTS])
 {
-    double e = j[GT_CPU] + j[GT_DRAM] + j[GT_GPU];
-    if (t > s->last_t) {
-        double w = (e - s->last_j) / (t - s->last_t);
+    if (s->have_last && t > s->last_t) {
+        double w = 0, parts[GT_COMPONENTS];
+        for (int c = 0; c < GT_COMPONENTS; c++)
+            w += parts[c] = (j[c] - s->last_j[c]) / (t - s->last_t);
         if (w > s->stats.peak_w)
             s->stats.peak_w = w;
+        pthread_mutex_lock(&s->lock);
+        memcpy(s->power_w, parts, sizeof s->power_w);
+        pthread_mutex_unlock(&s->lock);
     }
+    s->have_last = 1;
     s->last_t = t;
-    s->last_j = e;
+    memcpy(s->last_j, j, sizeof s->last_j);
     if (!s->keep_trace || s->stats.trace_count >= TRACE_MAX)
         return;
     if (s->stats.trace_count == s->trace_cap) {
@@ -49,6 +56,13 @@ static void record(sampler *s, double t, const double j[GT_COMPONENTS])
     gt_energy_sample *p = &s->stats.trace[s->stats.trace_count++];
     p->t_s = t;
     memcpy(p->joules, j, sizeof p->joules);
+}
+
+void sampler_power(sampler *s, double w[GT_COMPONENTS])
+{
+    pthread_mutex_lock(&s->lock);
+    memcpy(w, s->power_w, sizeof s->power_w);
+    pthread_mutex_unlock(&s->lock);
 }
 
 static struct timespec to_timespec(double t)
@@ -110,8 +124,8 @@ gt_status sampler_start(gt_meter *meter, int interval_ms, int keep_trace, double
     s->meter = meter;
     s->interval_s = interval_ms * 1e-3;
     s->keep_trace = keep_trace;
-    record(s, t0, j0);
     pthread_mutex_init(&s->lock, NULL);
+    record(s, t0, j0);
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -129,14 +143,15 @@ gt_status sampler_start(gt_meter *meter, int interval_ms, int keep_trace, double
     return GT_OK;
 }
 
-gt_status sampler_stop(sampler *s, double *t, double j[GT_COMPONENTS], sampler_stats *stats, gt_error *err)
+gt_status sampler_stop(sampler *s, double *t, double j[GT_COMPONENTS], double p[GT_COMPONENTS], sampler_stats *stats,
+                       gt_error *err)
 {
     pthread_mutex_lock(&s->lock);
     s->stop = 1;
     pthread_cond_signal(&s->wake);
     pthread_mutex_unlock(&s->lock);
     pthread_join(s->thread, NULL);
-    gt_status status = meter_read_timed(s->meter, t, j, err);
+    gt_status status = meter_read_all(s->meter, t, j, p, err);
     if (status == GT_OK)
         record(s, *t, j);
     *stats = s->stats;

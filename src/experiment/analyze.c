@@ -12,8 +12,8 @@
 enum {
     M_ENERGY, M_TIME, M_ACCURACY, M_F1, M_F1W, M_MCC,
     M_STAGE_ENERGY,                               /* + stage */
-    M_STAGE_TIME = M_STAGE_ENERGY + GT_STAGE_COUNT, /* + stage */
-    M_COUNT = M_STAGE_TIME + GT_STAGE_COUNT
+    M_STAGE_TIME = M_STAGE_ENERGY + GT_RUN_STAGE_COUNT, /* + stage */
+    M_COUNT = M_STAGE_TIME + GT_RUN_STAGE_COUNT
 };
 
 typedef struct {
@@ -164,7 +164,7 @@ static void collect_run(gt_variant_summary *v, samples *s, const gt_run_record *
 {
     add_sample(s, M_ENERGY, r->total.energy_j);
     add_sample(s, M_TIME, r->total.duration_s);
-    for (int st = 0; st < GT_STAGE_COUNT; st++) {
+    for (int st = 0; st < GT_RUN_STAGE_COUNT; st++) {
         add_sample(s, M_STAGE_ENERGY + st, r->stages[st].energy_j);
         add_sample(s, M_STAGE_TIME + st, r->stages[st].duration_s);
     }
@@ -221,7 +221,7 @@ static gt_status summarize_variant(const gt_experiment_data *data, const gt_vari
     v->f1 = gt_summarize(s->v[M_F1], s->n[M_F1]);
     v->f1_weighted = gt_summarize(s->v[M_F1W], s->n[M_F1W]);
     v->mcc = gt_summarize(s->v[M_MCC], s->n[M_MCC]);
-    for (int st = 0; st < GT_STAGE_COUNT; st++) {
+    for (int st = 0; st < GT_RUN_STAGE_COUNT; st++) {
         v->stage_energy[st] = gt_summarize(s->v[M_STAGE_ENERGY + st], s->n[M_STAGE_ENERGY + st]);
         v->stage_duration[st] = gt_summarize(s->v[M_STAGE_TIME + st], s->n[M_STAGE_TIME + st]);
     }
@@ -247,7 +247,7 @@ static void compare_to_baseline(gt_variant_summary *v, const samples *s, const g
     v->d_time = compare(s, bs, M_TIME);
     v->d_f1 = compare(s, bs, M_F1);
     v->d_f1_weighted = compare(s, bs, M_F1W);
-    for (int st = 0; st < GT_STAGE_COUNT; st++) {
+    for (int st = 0; st < GT_RUN_STAGE_COUNT; st++) {
         v->d_stage_energy[st] = compare(s, bs, M_STAGE_ENERGY + st);
         v->d_stage_time[st] = compare(s, bs, M_STAGE_TIME + st);
     }

@@ -70,10 +70,10 @@ const char *gt_run_status_name(gt_run_status status)
     return (unsigned)status < 4 ? names[status] : "unknown";
 }
 
-const char *gt_stage_name(gt_stage stage)
+const char *gt_run_stage_name(gt_run_stage stage)
 {
     static const char *const names[] = {"data", "tokenize", "load", "train", "save", "eval", "other"};
-    return (unsigned)stage < GT_STAGE_COUNT ? names[stage] : "unknown";
+    return (unsigned)stage < GT_RUN_STAGE_COUNT ? names[stage] : "unknown";
 }
 
 gt_status store_sql_error(gt_store *store, gt_error *err, const char *doing)

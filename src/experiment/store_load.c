@@ -92,10 +92,10 @@ static void read_idle_row(sqlite3_stmt *stmt, void *item)
 
 static int stage_index(const char *name)
 {
-    for (int s = 0; s < GT_STAGE_COUNT; s++)
-        if (!strcmp(name, gt_stage_name((gt_stage)s)))
+    for (int s = 0; s < GT_RUN_STAGE_COUNT; s++)
+        if (!strcmp(name, gt_run_stage_name((gt_run_stage)s)))
             return s;
-    return GT_STAGE_OTHER;
+    return GT_RUN_STAGE_OTHER;
 }
 
 static double add_known(double sum, double value)
@@ -109,7 +109,7 @@ static double add_known(double sum, double value)
  * boundaries and the total separately, and may differ by rounding). */
 static gt_status load_stages(gt_store *store, gt_run_record *run, gt_error *err)
 {
-    for (int s = 0; s < GT_STAGE_COUNT; s++)
+    for (int s = 0; s < GT_RUN_STAGE_COUNT; s++)
         run->stages[s].energy_j = run->stages[s].duration_s = NAN;
     sqlite3_stmt *stmt;
     gt_status st = store_prepare(store, "SELECT stage, energy_j, duration_s FROM stages WHERE run_id = ?1",
@@ -134,7 +134,7 @@ static gt_status load_stages(gt_store *store, gt_run_record *run, gt_error *err)
     sqlite3_finalize(stmt);
     if (st != GT_OK || run->status != GT_RUN_DONE || explicit_other)
         return st;
-    gt_stage_value *other = &run->stages[GT_STAGE_OTHER];
+    gt_stage_value *other = &run->stages[GT_RUN_STAGE_OTHER];
     double rest_e = run->total.energy_j - staged_e, rest_t = run->total.duration_s - staged_t;
     other->energy_j = add_known(other->energy_j, rest_e > 0 ? rest_e : 0);
     other->duration_s = add_known(other->duration_s, rest_t > 0 ? rest_t : 0);

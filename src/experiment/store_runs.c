@@ -282,8 +282,10 @@ static const char *tail_of(const char *text, size_t max)
     return newline ? newline + 1 : start;
 }
 
-gt_status gt_store_fail_run(gt_store *store, int64_t run_id, const char *message, const char *stderr_tail,
-                            gt_error *err)
+/* Runs sql (?1: the run's id, ?2...: texts) on a run this process claimed,
+ * in one transaction. */
+static gt_status update_owned(gt_store *store, int64_t run_id, const char *sql, const char *const *texts, int n,
+                              const char *doing, gt_error *err)
 {
     gt_status st = store_begin(store, err);
     if (st != GT_OK)
@@ -291,22 +293,34 @@ gt_status gt_store_fail_run(gt_store *store, int64_t run_id, const char *message
     st = check_owned(store, run_id, err);
     sqlite3_stmt *stmt;
     if (st == GT_OK)
-        st = store_prepare(store,
-                           "UPDATE runs SET status = 'failed', error = ?2, stderr_tail = ?3, finished = ?4 "
-                           "WHERE id = ?1",
-                           &stmt, err);
+        st = store_prepare(store, sql, &stmt, err);
     if (st == GT_OK) {
-        char now[32], error[ERROR_MAX];
-        store_now(now);
-        snprintf(error, sizeof error, "%s", message && *message ? message : "failed (no message)");
         sqlite3_bind_int64(stmt, 1, run_id);
-        sqlite3_bind_text(stmt, 2, error, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(stmt, 3, stderr_tail ? tail_of(stderr_tail, STDERR_TAIL_MAX) : NULL, -1,
-                          SQLITE_TRANSIENT);
-        sqlite3_bind_text(stmt, 4, now, -1, SQLITE_TRANSIENT);
-        st = store_exec_stmt(store, stmt, "recording a failed run", err);
+        for (int i = 0; i < n; i++)
+            sqlite3_bind_text(stmt, 2 + i, texts[i], -1, SQLITE_TRANSIENT);
+        st = store_exec_stmt(store, stmt, doing, err);
     }
     return store_end(store, st, err);
+}
+
+gt_status gt_store_fail_run(gt_store *store, int64_t run_id, const char *message, const char *stderr_tail,
+                            gt_error *err)
+{
+    char now[32], error[ERROR_MAX];
+    store_now(now);
+    snprintf(error, sizeof error, "%s", message && *message ? message : "failed (no message)");
+    const char *texts[] = {error, stderr_tail ? tail_of(stderr_tail, STDERR_TAIL_MAX) : NULL, now};
+    return update_owned(store, run_id,
+                        "UPDATE runs SET status = 'failed', error = ?2, stderr_tail = ?3, finished = ?4 WHERE id = ?1",
+                        texts, 3, "recording a failed run", err);
+}
+
+gt_status gt_store_release_run(gt_store *store, int64_t run_id, gt_error *err)
+{
+    return update_owned(store, run_id,
+                        "UPDATE runs SET status = 'planned', owner_host = NULL, owner_pid = NULL, owner_start = NULL, "
+                        "owner_boot = NULL, started = NULL WHERE id = ?1",
+                        NULL, 0, "releasing a run", err);
 }
 
 /* The id of (experiment, variant, repeat), planning the run first if needed. */
@@ -369,5 +383,27 @@ gt_status gt_store_add_run_from_json(gt_store *store, int64_t experiment_id, con
         st = store_write_run(store, run_id, &in, err);
     st = store_end(store, st, err);
     store_run_input_free(&in);
+    return st;
+}
+
+gt_status gt_store_run_counts(gt_store *store, int64_t experiment_id, const char *variant, size_t counts[4],
+                              gt_error *err)
+{
+    memset(counts, 0, 4 * sizeof *counts);
+    sqlite3_stmt *stmt;
+    gt_status st = store_prepare(store,
+                                 "SELECT status, count(*) FROM runs WHERE experiment_id = ?1 "
+                                 "AND (?2 IS NULL OR variant = ?2) GROUP BY status",
+                                 &stmt, err);
+    if (st != GT_OK)
+        return st;
+    sqlite3_bind_int64(stmt, 1, experiment_id);
+    sqlite3_bind_text(stmt, 2, variant, -1, SQLITE_TRANSIENT);
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+        counts[parse_status((const char *)sqlite3_column_text(stmt, 0))] += (size_t)sqlite3_column_int64(stmt, 1);
+    if (rc != SQLITE_DONE)
+        st = store_sql_error(store, err, "counting runs");
+    sqlite3_finalize(stmt);
     return st;
 }

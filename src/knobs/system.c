@@ -4,8 +4,8 @@
  * before the pipeline starts (gt_knobs_apply_machine, src/knobs/apply.c), with
  * their evidence next to their effect. The sysfs writes go through
  * machine_state.c, which saves the original values, journals them and restores
- * them on every exit path. prefetch and fused are defined here but their effect
- * is provided by the pipeline and the engine (not built yet: GT_KNOB_PENDING). */
+ * them on every exit path. prefetch acts on the pipeline (its train stage's
+ * batches); fused sets up the engine's fused kernels through stage hooks. */
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -21,7 +21,9 @@
 
 #include "forecast.h"
 #include "knob_internal.h"
+#include "pipeline/stage_hooks.h"
 #include "machine_state.h"
+#include "pipeline/pipeline_internal.h"
 #include "util/sysfs.h"
 
 #define TARGETS_MAX 512
@@ -720,6 +722,45 @@ static gt_status carbon_aware_apply(gt_knob_use *use, const gt_knob_set *set, co
     return GT_OK;
 }
 
+/* --- prefetch: a pipeline knob (the train stage's batch feed) ----------------------- */
+
+static gt_status prefetch_train(gt_knob_use *use, gt_pipeline_ctx *p, gt_error *err)
+{
+    (void)err;
+    p->train_settings.prefetch = (int)gt_knob_int(use, "depth");
+    return GT_OK;
+}
+
+/* Overlap: the time the prefetch thread spent building batches that the train
+ * thread did not spend waiting for them. */
+static gt_status prefetch_evidence(gt_knob_use *use, gt_pipeline_ctx *p, gt_error *err)
+{
+    const gt_train_counts *c = &p->trained;
+    double overlap = c->batch_build_s - c->batch_wait_s;
+    knob_evidence_number(use, "overlap_s", overlap > 0 ? overlap : 0);
+    knob_evidence_number(use, "batches_prefetched", (double)c->batches_prefetched);
+    knob_evidence_number(use, "build_s", c->batch_build_s);
+    knob_evidence_number(use, "wait_s", c->batch_wait_s);
+    if (c->micro_batches > 0 && c->batches_prefetched == 0)
+        return gt_error_set(err, GT_ERR_INTERNAL, "knob \"prefetch\": no batch was built ahead of the train "
+                            "thread — the prefetch did not take effect");
+    return GT_OK;
+}
+
+static const gt_stage_hooks prefetch_stage = {.at = {[GT_HOOK_TRAIN] = prefetch_train,
+                                                     [GT_HOOK_FINISH] = prefetch_evidence}};
+
+static gt_status prefetch_plan(const gt_knob_use *use, const gt_knob_set *set, const gt_knob_context *ctx, FILE *out,
+                               gt_error *err)
+{
+    (void)set;
+    (void)ctx;
+    (void)err;
+    fprintf(out, "    would: build up to %ld training batches ahead on a background thread while the current one "
+            "trains\n", gt_knob_int(use, "depth"));
+    return GT_OK;
+}
+
 /* --- definitions ------------------------------------------------------------------ */
 
 static const char *const power_devices[] = {"cpu", "gpu", NULL};
@@ -733,6 +774,52 @@ static const struct gt_knob_hooks threads_hooks = {.plan = threads_plan, .apply 
 static const struct gt_knob_hooks pin_cores_hooks = {.validate = pin_cores_validate, .plan = pin_cores_plan,
                                                      .apply = pin_cores_apply, .restore = pin_cores_restore};
 static const struct gt_knob_hooks carbon_aware_hooks = {.plan = carbon_aware_plan, .apply = carbon_aware_apply};
+static const struct gt_knob_hooks prefetch_hooks = {.plan = prefetch_plan, .stage = &prefetch_stage};
+
+/* --- fused: the engine's fused kernels ------------------------------------------ */
+
+/* Training: blocked attention with the softmax inside, residual + dropout +
+ * LayerNorm in one pass, the activation's slope kept from the forward;
+ * inference: bias + activation and residual adds as matmul epilogues,
+ * prepacked weights. */
+static gt_status fused_load(gt_knob_use *use, gt_pipeline_ctx *p, gt_error *err)
+{
+    (void)use;
+    (void)err;
+    p->nn.fused = 1;
+    p->nn.attention = GT_NN_ATTN_FUSED;
+    return GT_OK;
+}
+
+static gt_status fused_finish(gt_knob_use *use, gt_pipeline_ctx *p, gt_error *err)
+{
+    gt_nn_model_info info;
+    gt_nn_model_info_get(p->model, &info);
+    const cJSON *seconds = cJSON_GetObjectItemCaseSensitive(p->train_json, "compute_seconds");
+    const cJSON *steps = cJSON_GetObjectItemCaseSensitive(p->train_json, "steps");
+    double n = cJSON_IsNumber(steps) ? steps->valuedouble : 0;
+    knob_evidence_number(use, "fused_ops", (double)info.fused_ops);
+    knob_evidence_number(use, "step_ms", n > 0 && cJSON_IsNumber(seconds) ? 1e3 * seconds->valuedouble / n : 0);
+    if (!info.fused_ops)
+        return gt_error_set(err, GT_ERR_INTERNAL, "knob \"fused\": no op ran fused");
+    return GT_OK;
+}
+
+static gt_status fused_plan(const gt_knob_use *use, const gt_knob_set *set, const gt_knob_context *ctx, FILE *out,
+                            gt_error *err)
+{
+    (void)use;
+    (void)set;
+    (void)ctx;
+    (void)err;
+    fputs("    would run the fused attention (softmax inside the blocks), residual + LayerNorm in one pass and the\n"
+          "    activation's slope kept in training; bias + activation and residual adds in the matmuls in inference\n",
+          out);
+    return GT_OK;
+}
+
+static const gt_stage_hooks fused_stage = {.at = {[GT_HOOK_LOAD] = fused_load, [GT_HOOK_FINISH] = fused_finish}};
+static const struct gt_knob_hooks fused_hooks = {.plan = fused_plan, .stage = &fused_stage};
 
 const gt_knob_def gt_knobs_system[] = {
     /* power_cap (V5): RAPL package limits through powercap. */
@@ -751,21 +838,23 @@ const gt_knob_def gt_knobs_system[] = {
         .effect = GT_KNOB_MACHINE,
         .hooks = &power_cap_hooks,
     },
-    /* prefetch (V10, the paper's "pin-memory"). Effect provided by the pipeline (batch loader). */
+    /* prefetch (V10, the paper's "pin-memory" data loader): training batches
+     * built on a background thread (src/pipeline/batch_feed.c). */
     {
         .name = "prefetch",
         .phases = GT_PHASE_SYSTEM,
         .resources = GT_RESOURCE_IO,
-        .stages = GT_STAGE_TRAIN | GT_STAGE_EVAL,
+        .stages = GT_STAGE_TRAIN,
         .paper = "V10",
         .summary = "a background thread prepares the next batches while the current one trains",
         .params = (const gt_knob_param[]){
             {"depth", GT_PARAM_INT, "2", 1, 16, NULL, 1, "batches prepared ahead"},
             {0}},
         .evidence = (const char *const[]){"overlap_s", "batches_prefetched", NULL},
-        .effect = GT_KNOB_PENDING,
+        .effect = GT_KNOB_PIPELINE,
+        .hooks = &prefetch_hooks,
     },
-    /* fused (V11, the "torch.compile" analogue). Effect provided by the engine. */
+    /* fused (V11, the "torch.compile" analogue): the engine's fused kernels (hooks above). */
     {
         .name = "fused",
         .phases = GT_PHASE_SYSTEM,
@@ -775,7 +864,8 @@ const gt_knob_def gt_knobs_system[] = {
         .summary = "fused kernels: attention+softmax, bias+GELU, layernorm+residual, prepacked weights",
         .params = NULL,
         .evidence = (const char *const[]){"fused_ops", "step_ms", NULL},
-        .effect = GT_KNOB_PENDING,
+        .effect = GT_KNOB_PIPELINE,
+        .hooks = &fused_hooks,
     },
     /* threads (survey, hardware-aware): OpenMP team size of this process. */
     {

@@ -111,6 +111,36 @@ void activation_backward(float *dx, const float *x, const float *dy, long n, act
     }
 }
 
+static inline __attribute__((always_inline)) void act_slope_span(activation_kind kind, float *y, float *slope,
+                                                                 const float *x, long lo, long hi)
+{
+#pragma omp simd
+    for (long i = lo; i < hi; i++) {
+        float s, a = act_eval(kind, x[i], &s);
+        y[i] = a;
+        slope[i] = s;
+    }
+}
+
+/* y, slope, x: (n); slope may equal x: each element is read before it is written. */
+void activation_forward_slope(float *y, float *slope, const float *x, long n, activation_kind kind)
+{
+#pragma omp parallel
+    {
+        long lo, hi;
+        thread_share(n, &lo, &hi);
+        WITH_KIND(kind, act_slope_span(K, y, slope, x, lo, hi));
+    }
+}
+
+/* dx, slope, dy: (n). */
+void activation_backward_slope(float *dx, const float *slope, const float *dy, long n)
+{
+#pragma omp parallel for simd schedule(static)
+    for (long i = 0; i < n; i++)
+        dx[i] = dy[i] * slope[i];
+}
+
 /* Rows [lo, hi) of y: (N, F) = act(x[:, :F]) * x[:, F:], x: (N, 2F) —
  * ModernBERT's `input, gate = Wi(h).chunk(2, dim=-1); act(input) * gate`. */
 static inline __attribute__((always_inline)) void geglu_forward_rows(activation_kind kind, float *y,

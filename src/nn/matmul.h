@@ -31,6 +31,10 @@
 
 typedef enum { MM_F32, MM_BF16, MM_S8, MM_U8, MM_S32 } mm_type;
 
+/* An activation applied to C after everything else (bias, scales, sum), as a
+ * oneDNN post-op: a linear layer and its activation in one pass (inference). */
+typedef enum { MM_ELTWISE_NONE, MM_ELTWISE_GELU_ERF, MM_ELTWISE_GELU_TANH, MM_ELTWISE_RELU } mm_eltwise;
+
 /* One problem. Build it with designated initialisers (unused fields zero):
  *   mm_desc d = {.M = N, .K = in, .N = out, .a = MM_F32, .b = MM_F32, .b_trans = 1, .bias = 1}; */
 typedef struct {
@@ -43,6 +47,10 @@ typedef struct {
     int accumulate;  /* C += result instead of C = result */
     int scaled;      /* int8: multiply by scales (N) given at run time */
     int b_packed;    /* B is in the primitive's preferred layout (see mm_pack) */
+    mm_eltwise eltwise; /* activation post-op (MM_ELTWISE_NONE: none) */
+    int batch;       /* > 1: that many independent products, each matrix of A, B
+                        and C stored one after another (a batched matmul, e.g.
+                        attention's heads); no bias, scales or packing then */
     int threads;     /* filled in by mm_run: primitives are made for a thread count */
 } mm_desc;
 
@@ -51,7 +59,7 @@ typedef struct mm_ctx mm_ctx;
 /* Work done, by precision (fp32 / bf16 / int8, from the type of A):
  * the evidence of the bf16 and int8 knobs. */
 typedef struct {
-    double flops[GT_NN_PRECISIONS];    /* 2 M N K per call */
+    double flops[GT_NN_PRECISIONS];    /* 2 M N K (times batch) per call */
     long calls[GT_NN_PRECISIONS];
     long cache_hits, cache_misses;     /* primitive reuse */
 } mm_stats;

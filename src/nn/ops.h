@@ -86,6 +86,14 @@ void activation_forward(float *y, const float *x, long n, activation_kind kind);
 /* dx = dy * act'(x). dx may equal dy. */
 void activation_backward(float *dx, const float *x, const float *dy, long n, activation_kind kind);
 
+/* y = act(x) and slope = act'(x) in one pass, so that backward only
+ * multiplies (activation_backward_slope) instead of evaluating act' again.
+ * y, slope, x: (n); slope may equal x (the pre-activation is not needed once
+ * its slope is kept), y may not. */
+void activation_forward_slope(float *y, float *slope, const float *x, long n, activation_kind kind);
+/* dx = dy * slope.  dx may equal dy. */
+void activation_backward_slope(float *dx, const float *slope, const float *dy, long n);
+
 /* GeGLU: y[n, j] = act(x[n, j]) * x[n, F + j].  y: (N, F), x: (N, 2F). */
 void geglu_forward(float *y, const float *x, int N, int F, activation_kind kind);
 /* dx: (N, 2F) written. */
@@ -109,7 +117,20 @@ void residual_backward(float *da, float *db, const float *dy, long n);
  * gives zeros. y may equal x. Element i uses counter offset + i: give each
  * dropout site of a step its own offset range (or seed). */
 void dropout_forward(float *y, uint8_t *mask, const float *x, long n, float p, uint64_t seed, uint64_t offset);
+/* y = residual + dropout(x) in one pass: the same mask and values as
+ * dropout_forward followed by residual_forward. y may equal x or residual. */
+void dropout_residual_forward(float *y, uint8_t *mask, const float *x, const float *residual, long n, float p,
+                              uint64_t seed, uint64_t offset);
 void dropout_backward(float *dx, const uint8_t *mask, const float *dy, long n, float p);
+
+/* res = residual + dropout(x) (dropout_residual_forward; mask NULL or p = 0:
+ * no dropout), then y = LayerNorm(res) (layernorm_forward), row by row in one
+ * pass: the same mask and, within rounding, the same values as the two ops
+ * (the compiler may form fused multiply-adds differently in the two loops).
+ * res, y, mask, x, residual: (N, C); mean, rstd: (N) or NULL; w: (C); b: (C) or NULL. */
+void residual_layernorm_forward(float *res, float *y, float *mean, float *rstd, uint8_t *mask, const float *x,
+                                const float *residual, const float *w, const float *b, int N, int C, float eps,
+                                float p, uint64_t seed, uint64_t offset);
 
 /* ---- attention ----------------------------------------------------------------- */
 
@@ -132,6 +153,7 @@ typedef struct {
     int B, T, H, D;
     int window;
     float scale;
+    int block;      /* fused kernel: query/key block, 16..256; 0: its own choice */
 } attention_shape;
 
 /* Straightforward version: materialises the probabilities.

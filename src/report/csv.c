@@ -77,10 +77,10 @@ static void write_row(row *r, const gt_analysis *a, size_t i)
     field(r, "estimated", v->estimated ? "yes" : "no");
     field_summary(r, "energy_j", &v->energy);
     field_summary(r, "duration_s", &v->duration);
-    for (int s = 0; s < GT_STAGE_COUNT; s++) {
-        snprintf(name, sizeof name, "%s_energy_j", gt_stage_name((gt_stage)s));
+    for (int s = 0; s < GT_RUN_STAGE_COUNT; s++) {
+        snprintf(name, sizeof name, "%s_energy_j", gt_run_stage_name((gt_run_stage)s));
         field_summary(r, name, &v->stage_energy[s]);
-        snprintf(name, sizeof name, "%s_duration_s", gt_stage_name((gt_stage)s));
+        snprintf(name, sizeof name, "%s_duration_s", gt_run_stage_name((gt_run_stage)s));
         field_summary(r, name, &v->stage_duration[s]);
     }
     field_summary(r, "f1", &v->f1);
@@ -89,8 +89,8 @@ static void write_row(row *r, const gt_analysis *a, size_t i)
     field_summary(r, "accuracy", &v->accuracy);
     field_delta(r, "energy", &v->d_energy);
     field_delta(r, "time", &v->d_time);
-    field_delta(r, "eval_energy", &v->d_stage_energy[GT_STAGE_EVAL]);
-    field_delta(r, "eval_time", &v->d_stage_time[GT_STAGE_EVAL]);
+    field_delta(r, "eval_energy", &v->d_stage_energy[GT_RUN_STAGE_EVAL]);
+    field_delta(r, "eval_time", &v->d_stage_time[GT_RUN_STAGE_EVAL]);
     field_delta(r, "f1", &v->d_f1);
     field_delta(r, "f1_weighted", &v->d_f1_weighted);
     field_number(r, "delta_mcc", v->d_mcc);

@@ -14,7 +14,7 @@
 #define YELLOW "#f5c518"
 #define BLUE "#1f77b4"
 
-static const char *const stage_colors[GT_STAGE_COUNT] = {
+static const char *const stage_colors[GT_RUN_STAGE_COUNT] = {
     "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1",
 };
 
@@ -67,8 +67,8 @@ void figure_quadrant(rbuf *b, const gt_analysis *a)
         if (quadrant(a, i) == 2)
             continue;
         const gt_variant_summary *v = &a->variants[i];
-        widen(&xlo, &xhi, v->d_stage_energy[GT_STAGE_EVAL].pct);
-        widen(&ylo, &yhi, v->d_stage_time[GT_STAGE_EVAL].pct);
+        widen(&xlo, &xhi, v->d_stage_energy[GT_RUN_STAGE_EVAL].pct);
+        widen(&ylo, &yhi, v->d_stage_time[GT_RUN_STAGE_EVAL].pct);
     }
     svg_frame_fit(&f, xlo, xhi, ylo, yhi);
     svg_open(b, 720, 530, "Fig. 2: change of evaluation energy vs. evaluation time relative to the baseline");
@@ -92,14 +92,14 @@ void figure_quadrant(rbuf *b, const gt_analysis *a)
     svg_layout_reserve(&layout, ox, oy, 11);
     for (size_t i = 0; i < a->n_variants; i++)
         if (quadrant(a, i) != 2)
-            svg_layout_reserve(&layout, svg_x(&f, a->variants[i].d_stage_energy[GT_STAGE_EVAL].pct),
-                               svg_y(&f, a->variants[i].d_stage_time[GT_STAGE_EVAL].pct), 7);
+            svg_layout_reserve(&layout, svg_x(&f, a->variants[i].d_stage_energy[GT_RUN_STAGE_EVAL].pct),
+                               svg_y(&f, a->variants[i].d_stage_time[GT_RUN_STAGE_EVAL].pct), 7);
     for (size_t i = 0; i < a->n_variants; i++) {
         int q = quadrant(a, i);
         if (q == 2)
             continue;
         const gt_variant_summary *v = &a->variants[i];
-        const gt_delta *dx = &v->d_stage_energy[GT_STAGE_EVAL], *dy = &v->d_stage_time[GT_STAGE_EVAL];
+        const gt_delta *dx = &v->d_stage_energy[GT_RUN_STAGE_EVAL], *dy = &v->d_stage_time[GT_RUN_STAGE_EVAL];
         const char *color = q == 1 ? GREEN : q == -1 ? RED : GRAY;
         double px = svg_x(&f, dx->pct), py = svg_y(&f, dy->pct);
         if (!isnan(dx->ci_lo))
@@ -116,8 +116,8 @@ void figure_quadrant(rbuf *b, const gt_analysis *a)
     /* Labels last, so that none hides under a later point. */
     for (size_t i = 0; i < a->n_variants; i++)
         if (quadrant(a, i) != 2)
-            svg_layout_label(b, &layout, svg_x(&f, a->variants[i].d_stage_energy[GT_STAGE_EVAL].pct),
-                             svg_y(&f, a->variants[i].d_stage_time[GT_STAGE_EVAL].pct), 12, "#111111",
+            svg_layout_label(b, &layout, svg_x(&f, a->variants[i].d_stage_energy[GT_RUN_STAGE_EVAL].pct),
+                             svg_y(&f, a->variants[i].d_stage_time[GT_RUN_STAGE_EVAL].pct), 12, "#111111",
                              a->variants[i].name);
     if (a->baseline != GT_NONE && a->variants[a->baseline].runs > 0) {
         char label[GT_NAME_MAX + 16];
@@ -148,10 +148,10 @@ void figure_stages(rbuf *b, const gt_analysis *a)
     char x_title[96];
     snprintf(x_title, sizeof x_title, "Energy (J, mean)%s", estimated_suffix(a));
     svg_axes(b, &f, x_title, "");
-    for (int s = 0; s < GT_STAGE_COUNT; s++) {
+    for (int s = 0; s < GT_RUN_STAGE_COUNT; s++) {
         double lx = 150 + s * 80;
         rbuf_printf(b, "<rect x=\"%.1f\" y=\"18\" width=\"12\" height=\"12\" fill=\"%s\"/>\n", lx, stage_colors[s]);
-        svg_text(b, lx + 16, 29, "start", 12, "#222222", gt_stage_name((gt_stage)s));
+        svg_text(b, lx + 16, 29, "start", 12, "#222222", gt_run_stage_name((gt_run_stage)s));
     }
     for (size_t i = 0; i < a->n_variants; i++) {
         const gt_variant_summary *v = &a->variants[i];
@@ -161,14 +161,14 @@ void figure_stages(rbuf *b, const gt_analysis *a)
             svg_text(b, f.left + 6, y + h - 3, "start", 11, "#999999", "no finished runs");
             continue;
         }
-        for (int s = 0; s < GT_STAGE_COUNT; s++) {
+        for (int s = 0; s < GT_RUN_STAGE_COUNT; s++) {
             double e = v->stage_energy[s].mean;
             if (isnan(e) || e <= 0)
                 continue;
             rbuf_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"><title>", svg_x(&f, x),
                         y, svg_x(&f, x + e) - svg_x(&f, x), h, stage_colors[s]);
             rbuf_html(b, v->name);
-            rbuf_printf(b, " %s: %.4g J</title></rect>\n", gt_stage_name((gt_stage)s), e);
+            rbuf_printf(b, " %s: %.4g J</title></rect>\n", gt_run_stage_name((gt_run_stage)s), e);
             x += e;
         }
         if (!isnan(v->energy.ci_lo))

@@ -225,7 +225,7 @@ void report_cascade_sentence(rbuf *b)
 int quadrant(const gt_analysis *a, size_t i)
 {
     const gt_variant_summary *v = &a->variants[i];
-    double x = v->d_stage_energy[GT_STAGE_EVAL].pct, y = v->d_stage_time[GT_STAGE_EVAL].pct;
+    double x = v->d_stage_energy[GT_RUN_STAGE_EVAL].pct, y = v->d_stage_time[GT_RUN_STAGE_EVAL].pct;
     if (i == a->baseline || v->runs == 0 || isnan(x) || isnan(y))
         return 2;
     if (x < 0 && y < 0)

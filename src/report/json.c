@@ -64,7 +64,7 @@ static cJSON *knobs_json(const gt_variant_summary *v)
 static cJSON *stages_json(const gt_variant_summary *v)
 {
     cJSON *stages = cJSON_CreateObject();
-    for (int s = 0; s < GT_STAGE_COUNT; s++) {
+    for (int s = 0; s < GT_RUN_STAGE_COUNT; s++) {
         cJSON *st = cJSON_CreateObject();
         cJSON_AddItemToObject(st, "energy_j", summary_json(&v->stage_energy[s]));
         cJSON_AddItemToObject(st, "duration_s", summary_json(&v->stage_duration[s]));
@@ -72,7 +72,7 @@ static cJSON *stages_json(const gt_variant_summary *v)
         add_interval(st, "delta_energy_ci95", v->d_stage_energy[s].ci_lo, v->d_stage_energy[s].ci_hi);
         add_number(st, "delta_time_pct", v->d_stage_time[s].pct);
         add_interval(st, "delta_time_ci95", v->d_stage_time[s].ci_lo, v->d_stage_time[s].ci_hi);
-        cJSON_AddItemToObject(stages, gt_stage_name((gt_stage)s), st);
+        cJSON_AddItemToObject(stages, gt_run_stage_name((gt_run_stage)s), st);
     }
     return stages;
 }
@@ -115,8 +115,8 @@ static cJSON *variant_json(const gt_analysis *a, size_t i)
     cJSON_AddItemToObject(o, "stages", stages_json(v));
     add_delta(o, "energy", &v->d_energy);
     add_delta(o, "time", &v->d_time);
-    add_delta(o, "eval_energy", &v->d_stage_energy[GT_STAGE_EVAL]);
-    add_delta(o, "eval_time", &v->d_stage_time[GT_STAGE_EVAL]);
+    add_delta(o, "eval_energy", &v->d_stage_energy[GT_RUN_STAGE_EVAL]);
+    add_delta(o, "eval_time", &v->d_stage_time[GT_RUN_STAGE_EVAL]);
     add_number(o, "f1", v->f1.mean);
     add_interval(o, "f1_ci95", v->f1.ci_lo, v->f1.ci_hi);
     add_number(o, "f1_weighted", v->f1_weighted.mean);
@@ -131,8 +131,8 @@ static cJSON *variant_json(const gt_analysis *a, size_t i)
     cJSON *tests = cJSON_CreateObject();
     cJSON_AddItemToObject(tests, "energy", test_json(&v->d_energy));
     cJSON_AddItemToObject(tests, "time", test_json(&v->d_time));
-    cJSON_AddItemToObject(tests, "eval_energy", test_json(&v->d_stage_energy[GT_STAGE_EVAL]));
-    cJSON_AddItemToObject(tests, "eval_time", test_json(&v->d_stage_time[GT_STAGE_EVAL]));
+    cJSON_AddItemToObject(tests, "eval_energy", test_json(&v->d_stage_energy[GT_RUN_STAGE_EVAL]));
+    cJSON_AddItemToObject(tests, "eval_time", test_json(&v->d_stage_time[GT_RUN_STAGE_EVAL]));
     cJSON_AddItemToObject(tests, "f1", test_json(&v->d_f1));
     cJSON_AddItemToObject(tests, "f1_weighted", test_json(&v->d_f1_weighted));
     cJSON_AddItemToObject(o, "tests", tests);

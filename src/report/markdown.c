@@ -49,8 +49,8 @@ static void quadrants(rbuf *b, const gt_analysis *a)
             const gt_variant_summary *v = &a->variants[i];
             rbuf_puts(b, any ? ", " : " ");
             rbuf_md(b, v->name);
-            rbuf_printf(b, " (%+.1f %% energy, %+.1f %% time)", v->d_stage_energy[GT_STAGE_EVAL].pct,
-                        v->d_stage_time[GT_STAGE_EVAL].pct);
+            rbuf_printf(b, " (%+.1f %% energy, %+.1f %% time)", v->d_stage_energy[GT_RUN_STAGE_EVAL].pct,
+                        v->d_stage_time[GT_RUN_STAGE_EVAL].pct);
             any = 1;
         }
         rbuf_puts(b, any ? "\n" : " none\n");

@@ -45,8 +45,8 @@ static void table1_cell(const gt_analysis *a, size_t i, int column, char *out, s
     case 13: delta_cell(a, i, &v->d_f1_weighted, out, size); break;
     case 14: fmt_mean_ci(out, size, &v->mcc); break;
     case 15: fmt_mean_ci(out, size, &v->duration); break;
-    case 16: fmt_mean_ci(out, size, &v->stage_duration[GT_STAGE_EVAL]); break;
-    case 17: delta_cell(a, i, &v->d_stage_time[GT_STAGE_EVAL], out, size); break;
+    case 16: fmt_mean_ci(out, size, &v->stage_duration[GT_RUN_STAGE_EVAL]); break;
+    case 17: delta_cell(a, i, &v->d_stage_time[GT_RUN_STAGE_EVAL], out, size); break;
     case 18: report_notes(a, i, out, size); break;
     default: break;
     }

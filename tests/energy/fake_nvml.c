@@ -3,8 +3,9 @@
  * $FAKE_NVML_STATE, re-read on every call so a test can change them:
  *
  *   counter 2          mode (counter | power | noinit) and number of GPUs
- *   123456 50000       per GPU: total energy in mJ, power in mW
- *   0 30000
+ *   123456 50000       per GPU: total energy in mJ, power in mW, and optionally
+ *   0 30000 61 100:30 200:10    its temperature in C and per-process SM
+ *                               utilisation samples (pid:percent)
  *
  * "power" GPUs have no energy counter (NVML_ERROR_NOT_SUPPORTED), like
  * pre-Volta parts; "noinit" fails nvmlInit as a machine without a driver. */
@@ -12,32 +13,62 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 
 #define NVML_SUCCESS 0
 #define NVML_ERROR_NOT_SUPPORTED 3
 #define NVML_ERROR_INVALID_ARGUMENT 2
+#define NVML_ERROR_NOT_FOUND 6
+#define NVML_ERROR_INSUFFICIENT_SIZE 7
 #define NVML_ERROR_DRIVER_NOT_LOADED 9
 #define GPUS_MAX 8
+#define SAMPLES_MAX 8
+
+typedef struct {
+    unsigned int pid;
+    unsigned long long time_stamp;
+    unsigned int sm_util, mem_util, enc_util, dec_util;
+} process_sample; /* nvmlProcessUtilizationSample_t */
 
 typedef struct {
     char mode[16];
     unsigned gpus;
     unsigned long long energy_mj[GPUS_MAX];
     unsigned power_mw[GPUS_MAX];
+    int temp_c[GPUS_MAX];
+    unsigned samples[GPUS_MAX], pid[GPUS_MAX][SAMPLES_MAX], sm[GPUS_MAX][SAMPLES_MAX];
 } state;
 
 static state load(void)
 {
-    state s = {"noinit", 0, {0}, {0}};
+    state s;
+    memset(&s, 0, sizeof s);
+    strcpy(s.mode, "noinit");
     const char *path = getenv("FAKE_NVML_STATE");
     FILE *f = path ? fopen(path, "r") : NULL;
+    char line[512];
     if (!f)
         return s;
-    if (fscanf(f, "%15s %u", s.mode, &s.gpus) != 2 || s.gpus > GPUS_MAX)
+    if (!fgets(line, sizeof line, f) || sscanf(line, "%15s %u", s.mode, &s.gpus) != 2 || s.gpus > GPUS_MAX)
         s.gpus = 0;
-    for (unsigned i = 0; i < s.gpus; i++)
-        if (fscanf(f, "%llu %u", &s.energy_mj[i], &s.power_mw[i]) != 2)
+    for (unsigned i = 0; i < s.gpus; i++) {
+        int used = 0;
+        s.temp_c[i] = -1;
+        if (!fgets(line, sizeof line, f) ||
+            sscanf(line, "%llu %u %n", &s.energy_mj[i], &s.power_mw[i], &used) < 2) {
             s.gpus = i;
+            break;
+        }
+        char *p = line + used;
+        int n = 0;
+        if (sscanf(p, "%d %n", &s.temp_c[i], &n) >= 1)
+            p += n;
+        while (s.samples[i] < SAMPLES_MAX && sscanf(p, "%u:%u %n", &s.pid[i][s.samples[i]], &s.sm[i][s.samples[i]],
+                                                    &n) >= 2) {
+            s.samples[i]++;
+            p += n;
+        }
+    }
     fclose(f);
     return s;
 }
@@ -86,4 +117,38 @@ const char *nvmlErrorString(int r)
 {
     return r == NVML_ERROR_DRIVER_NOT_LOADED ? "Driver Not Loaded" : r == NVML_ERROR_NOT_SUPPORTED ? "Not Supported"
                                                                                                   : "Unknown Error";
+}
+
+int nvmlDeviceGetTemperature(void *device, int sensor, unsigned *celsius)
+{
+    state s = load();
+    int t = s.temp_c[index_of(device)];
+    if (sensor != 0 || t < 0)
+        return NVML_ERROR_NOT_SUPPORTED;
+    *celsius = (unsigned)t;
+    return NVML_SUCCESS;
+}
+
+/* Every listed sample, stamped now (so each call sees them as new). */
+int nvmlDeviceGetProcessUtilization(void *device, process_sample *out, unsigned *count, unsigned long long last_seen)
+{
+    (void)last_seen;
+    state s = load();
+    int i = index_of(device);
+    if (s.samples[i] == 0)
+        return NVML_ERROR_NOT_FOUND;
+    if (!out || *count < s.samples[i]) {
+        *count = s.samples[i];
+        return NVML_ERROR_INSUFFICIENT_SIZE;
+    }
+    struct timeval now;
+    gettimeofday(&now, NULL);
+    for (unsigned k = 0; k < s.samples[i]; k++) {
+        memset(&out[k], 0, sizeof out[k]);
+        out[k].pid = s.pid[i][k];
+        out[k].sm_util = s.sm[i][k];
+        out[k].time_stamp = (unsigned long long)now.tv_sec * 1000000ull + (unsigned long long)now.tv_usec + k;
+    }
+    *count = s.samples[i];
+    return NVML_SUCCESS;
 }

@@ -6,9 +6,11 @@
 #include "energy/internal.h"
 #include "test_support.h"
 
+static double value;
+
 static control_kind parse(const char *line, char name[GT_TASK_NAME_MAX + 1])
 {
-    return control_parse_line(line, strlen(line), name);
+    return control_parse_line(line, strlen(line), name, &value);
 }
 
 static void test_good_lines(void)
@@ -35,7 +37,7 @@ static void test_hostile_lines(void)
     CHECK_EQ_INT(parse("start two words", name), CONTROL_BAD_NAME);
     CHECK_EQ_INT(parse("start $(rm -rf /)", name), CONTROL_BAD_NAME);
     CHECK_EQ_INT(parse("start caf\xc3\xa9", name), CONTROL_BINARY);
-    CHECK_EQ_INT(control_parse_line("start a\0b", 9, name), CONTROL_BINARY);
+    CHECK_EQ_INT(control_parse_line("start a\0b", 9, name, &value), CONTROL_BINARY);
     char long_name[100];
     memset(long_name, 'n', sizeof long_name);
     memcpy(long_name, "start ", 6);
@@ -46,6 +48,32 @@ static void test_hostile_lines(void)
     CHECK_EQ_INT(strlen(name), 63);
 }
 
+/* progress NAME FRACTION: a fraction in [0, 1] or a percentage; the name is
+ * everything before the last word, so a bad fraction is not a bad name. */
+static void test_progress_lines(void)
+{
+    char name[GT_TASK_NAME_MAX + 1];
+    CHECK_EQ_INT(parse("progress train 0.25", name), CONTROL_PROGRESS);
+    CHECK_EQ_STR(name, "train");
+    CHECK_NEAR(value, 0.25, 0);
+    CHECK_EQ_INT(parse("  progress\tepoch-1  12.5% ", name), CONTROL_PROGRESS);
+    CHECK_EQ_STR(name, "epoch-1");
+    CHECK_NEAR(value, 0.125, 1e-15);
+    CHECK_EQ_INT(parse("progress train 0", name), CONTROL_PROGRESS);
+    CHECK_NEAR(value, 0, 0);
+    CHECK_EQ_INT(parse("progress train 1", name), CONTROL_PROGRESS);
+    CHECK_NEAR(value, 1, 0);
+    CHECK_EQ_INT(parse("progress train 1.5", name), CONTROL_BAD_VALUE);
+    CHECK_EQ_INT(parse("progress train -0.1", name), CONTROL_BAD_VALUE);
+    CHECK_EQ_INT(parse("progress train 101%", name), CONTROL_BAD_VALUE);
+    CHECK_EQ_INT(parse("progress train half", name), CONTROL_BAD_VALUE);
+    CHECK_EQ_INT(parse("progress train nan", name), CONTROL_BAD_VALUE);
+    CHECK_EQ_INT(parse("progress train", name), CONTROL_BAD_VALUE); /* "train" read as the fraction */
+    CHECK_EQ_INT(parse("progress 0.5", name), CONTROL_BAD_VALUE);
+    CHECK_EQ_INT(parse("progress two words 0.5", name), CONTROL_BAD_NAME);
+    CHECK_EQ_INT(parse("progress", name), CONTROL_BAD_NAME);
+}
+
 typedef struct {
     int count;
     control_kind kinds[16];
@@ -53,8 +81,9 @@ typedef struct {
     size_t longest;
 } seen;
 
-static void collect(void *ctx, control_kind kind, const char *name, const char *line, size_t len)
+static void collect(void *ctx, control_kind kind, const char *name, double v, const char *line, size_t len)
 {
+    (void)v;
     seen *s = ctx;
     (void)line;
     if (s->count < 16) {
@@ -97,6 +126,7 @@ int main(void)
 {
     RUN(test_good_lines);
     RUN(test_hostile_lines);
+    RUN(test_progress_lines);
     RUN(test_reader_splits_and_bounds_lines);
     return test_summary();
 }

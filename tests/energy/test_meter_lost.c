@@ -34,6 +34,20 @@ static void vanish(void)
     CHECK_EQ_INT(unlink(fake_rapl_file(root, "intel-rapl:0", "energy_uj")), 0);
 }
 
+/* Each task's process share (scope process, this test's own tree on the real
+ * /proc) is part of its window, and none where the window has no energy. */
+static void check_process_shares(const gt_energy_result *r)
+{
+    for (int i = 0; i < r->task_count; i++) {
+        const gt_task_result *k = &r->tasks[i];
+        CHECK_MSG(k->process.energy_j >= 0 && k->process.energy_j <= k->window.energy_j + 1e-9,
+                  "task '%s': process share %.9g J of %.9g J", k->name, k->process.energy_j, k->window.energy_j);
+        if (k->window.energy_j == 0)
+            CHECK_NEAR(k->process.energy_j, 0, 0);
+    }
+    CHECK(r->process.window.energy_j >= 0 && r->process.window.energy_j <= r->total.energy_j + 1e-9);
+}
+
 /* data is measured whole; train loses its meter halfway: it keeps the 7 J
  * measured before, flagged; eval starts after the loss and counts no energy.
  * The total stops at the last good reading (2 + 7 J) and says so. */
@@ -77,6 +91,7 @@ static void check_vanishing_counter(int interval_ms)
             CHECK_NEAR(kept, 0, 1e-9);
         CHECK_NEAR(r.total.energy_j, 2 + kept, 1e-9);
     }
+    check_process_shares(&r);
     CHECK_EQ_INT(r.incomplete, 1);
     CHECK(r.total.duration_s > 0);
     int noted = 0;
@@ -128,6 +143,72 @@ static void test_transient_failure_leaves_complete_windows(void)
     gt_energy_result_free(&r);
 }
 
+/* Nested tasks with the meter gone for a while: the child measured before is
+ * exact, the child started during the gap counts nothing (nor does its
+ * process share), and the parent, whose own boundaries were read, is exact
+ * and still the parent of both. A snapshot during the gap is marked
+ * incomplete; a progress report during it makes no forecast, one after does. */
+static void test_nested_tasks_across_a_gap(void)
+{
+    gt_measurement *m = start("nested", 0);
+    if (!m)
+        return;
+    fake_rapl_task(m, 1, "epoch");
+    burn(1);
+    fake_rapl_task(m, 1, "train");
+    burn(2);
+    fake_rapl_task(m, 0, "train");
+    const char *path = fake_rapl_file(root, "intel-rapl:0", "energy_uj");
+    char moved[4200];
+    snprintf(moved, sizeof moved, "%s.away", path);
+    CHECK_EQ_INT(rename(path, moved), 0);
+    gt_energy_result snap;
+    gt_error err = {0};
+    CHECK_MSG(gt_measurement_snapshot(m, &snap, &err) == GT_OK, "snapshot: %s", err.message);
+    CHECK_EQ_INT(snap.incomplete, 1);
+    CHECK_NEAR(snap.total.energy_j, 3, 1e-9); /* train's stop, the last good reading */
+    const gt_task_result *epoch = fake_rapl_find(&snap, "epoch");
+    if (epoch)
+        CHECK(epoch->running && epoch->incomplete);
+    gt_energy_result_free(&snap);
+    gt_forecast f;
+    CHECK_MSG(gt_measurement_progress(m, "epoch", 0.5, &f, &err) == GT_OK, "progress: %s", err.message);
+    CHECK(f.task[0] == '\0'); /* no forecast from a lost reading */
+    fake_rapl_task(m, 1, "eval");
+    fake_rapl_task(m, 0, "eval");
+    CHECK_EQ_INT(rename(moved, path), 0);
+    burn(4);
+    CHECK_MSG(gt_measurement_progress(m, "epoch", 0.875, &f, &err) == GT_OK, "progress: %s", err.message);
+    CHECK_EQ_STR(f.task, "epoch");
+    CHECK_NEAR(f.energy_j, 7, 1e-9);
+    fake_rapl_task(m, 0, "epoch");
+    gt_energy_result r;
+    CHECK_MSG(gt_measurement_finish(m, &r, &err) == GT_OK, "finish: %s", err.message);
+    const gt_task_result *train = fake_rapl_find(&r, "train"), *eval = fake_rapl_find(&r, "eval");
+    epoch = fake_rapl_find(&r, "epoch");
+    if (epoch && train && eval) {
+        CHECK_NEAR(epoch->window.energy_j, 7, 1e-9);
+        CHECK_EQ_INT(epoch->incomplete, 0);
+        CHECK_NEAR(epoch->progress, 0.875, 0);
+        CHECK_EQ_INT(epoch->has_forecast, 1);
+        CHECK_NEAR(epoch->forecast.fraction, 0.875, 0);
+        CHECK_NEAR(train->window.energy_j, 2, 1e-9);
+        CHECK_EQ_INT(train->incomplete, 0);
+        CHECK_EQ_STR(train->parent, "epoch");
+        CHECK_NEAR(eval->window.energy_j, 0, 0);
+        CHECK_EQ_INT(eval->incomplete, 1);
+        CHECK_EQ_STR(eval->parent, "epoch");
+    }
+    CHECK_EQ_INT(r.incomplete, 0);
+    CHECK_NEAR(r.total.energy_j, 7, 1e-9);
+    check_process_shares(&r);
+    int noted = 0; /* the snapshot, the progress report, eval's start and stop */
+    for (int i = 0; i < r.note_count; i++)
+        noted |= strstr(r.notes[i], "meter: 4 reading(s) failed") != NULL;
+    CHECK_MSG(noted, "no note counts the 4 lost readings");
+    gt_energy_result_free(&r);
+}
+
 static void gpus(const char *text) { test_write_file(getenv("FAKE_NVML_STATE"), text, strlen(text)); }
 
 /* An NVML call that starts failing mid-run (the fake GPU loses its energy
@@ -173,5 +254,6 @@ int main(void)
     RUN(test_vanishing_counter_without_sampler);
     RUN(test_vanishing_counter_with_sampler);
     RUN(test_transient_failure_leaves_complete_windows);
+    RUN(test_nested_tasks_across_a_gap);
     return test_summary();
 }

@@ -96,6 +96,45 @@ static void test_auto_adds_the_gpu(void)
     gt_meter_close(m);
 }
 
+/* The process tree's share of a GPU is its share of the SM utilisation in
+ * the per-process samples: 10 J while pids 100 (30 %) and 200 (10 %) ran,
+ * of which the tree {100, 300} gets 30/40; a GPU no process used since the
+ * last share gives the tree nothing. */
+static void test_process_share_of_gpu_energy(void)
+{
+    gpus("counter 2\n1000 1000\n0 1000\n");
+    backend *b = open_nvml(0);
+    if (!b)
+        return;
+    CHECK(b->attribute != NULL);
+    gpus("counter 2\n11000 1000 50 100:30 200:10\n4000 1000\n"); /* GPU 1: +4 J, no samples */
+    CHECK_NEAR(gpu_joules(b, 1), 14.0, 1e-9);
+    int pids[] = {100, 300};
+    double j = -1;
+    char method[96] = "";
+    b->attribute(b, pids, 2, &j, method, sizeof method);
+    CHECK_NEAR(j, 10.0 * 30 / 40, 1e-9);
+    CHECK(strstr(method, "nvml process utilisation share") != NULL);
+    b->attribute(b, pids, 2, &j, method, sizeof method); /* nothing new since */
+    CHECK_NEAR(j, 0, 0);
+    b->close(b);
+}
+
+/* Temperatures for the thermal gate: the hottest GPU that reports one. */
+static void test_gpu_temperature(void)
+{
+    gpus("counter 3\n0 0 41\n0 0 67\n0 0\n");
+    backend *b = open_nvml(0);
+    if (!b)
+        return;
+    double c = 0;
+    int n = 0;
+    CHECK_EQ_INT(nvml_temperature(b, &c, &n), GT_OK);
+    CHECK_EQ_INT(n, 2);
+    CHECK_NEAR(c, 67, 0);
+    b->close(b);
+}
+
 int main(void)
 {
     setenv("GREENTUNE_NVML_LIB", test_env("FAKE_NVML_LIB"), 1);
@@ -104,5 +143,7 @@ int main(void)
     RUN(test_power_integration_without_counter);
     RUN(test_failures_are_explained);
     RUN(test_auto_adds_the_gpu);
+    RUN(test_process_share_of_gpu_energy);
+    RUN(test_gpu_temperature);
     return test_summary();
 }

@@ -167,6 +167,189 @@ static void test_json_follows_the_measure_contract(void)
     gt_energy_result_free(&r);
 }
 
+/* A task started inside another is its child; three levels deep, each with
+ * its own energy; the JSON names the parent. */
+static void test_nested_tasks_have_parents(void)
+{
+    gt_measurement *m = start(0);
+    if (!m)
+        return;
+    fake_rapl_task(m, 1, "epoch-1");
+    burn(1);
+    fake_rapl_task(m, 1, "train");
+    burn(2);
+    fake_rapl_task(m, 1, "step");
+    burn(4);
+    fake_rapl_task(m, 0, "step");
+    fake_rapl_task(m, 0, "train");
+    burn(8);
+    fake_rapl_task(m, 0, "epoch-1");
+    fake_rapl_task(m, 1, "eval"); /* after epoch-1 ended: top level */
+    burn(16);
+    fake_rapl_task(m, 0, "eval");
+    gt_energy_result r;
+    gt_error err = {0};
+    CHECK_EQ_INT(gt_measurement_finish(m, &r, &err), GT_OK);
+    const gt_task_result *epoch = fake_rapl_find(&r, "epoch-1"), *train = fake_rapl_find(&r, "train"),
+                         *step = fake_rapl_find(&r, "step"), *eval = fake_rapl_find(&r, "eval");
+    if (epoch && train && step && eval) {
+        CHECK_EQ_STR(epoch->parent, "");
+        CHECK_EQ_STR(train->parent, "epoch-1");
+        CHECK_EQ_STR(step->parent, "train");
+        CHECK_EQ_STR(eval->parent, "");
+        CHECK_NEAR(epoch->window.energy_j, 15, 1e-9);
+        CHECK_NEAR(train->window.energy_j, 6, 1e-9);
+        CHECK_NEAR(step->window.energy_j, 4, 1e-9);
+        CHECK_NEAR(eval->window.energy_j, 16, 1e-9);
+    }
+    cJSON *o = gt_energy_result_to_json(&r, NULL);
+    const cJSON *tasks = cJSON_GetObjectItem(o, "tasks");
+    CHECK_EQ_STR(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(tasks, "step"), "parent")), "train");
+    CHECK(cJSON_GetObjectItem(cJSON_GetObjectItem(tasks, "epoch-1"), "parent") == NULL);
+    cJSON_Delete(o);
+    gt_energy_result_free(&r);
+}
+
+static int noted(const gt_energy_result *r, const char *words)
+{
+    for (int i = 0; i < r->note_count; i++)
+        if (strstr(r->notes[i], words))
+            return 1;
+    return 0;
+}
+
+/* Windows that overlap without nesting are not parent and child: a child
+ * outliving its parent, or running again outside it, goes to the top level. */
+static void test_overlapping_tasks_do_not_nest(void)
+{
+    gt_measurement *m = start(0);
+    if (!m)
+        return;
+    fake_rapl_task(m, 1, "a");
+    fake_rapl_task(m, 1, "b"); /* b inside a, for now */
+    burn(1);
+    fake_rapl_task(m, 0, "a"); /* ... but a ends first */
+    burn(2);
+    fake_rapl_task(m, 0, "b");
+    fake_rapl_task(m, 1, "p");
+    fake_rapl_task(m, 1, "c");
+    fake_rapl_task(m, 0, "c");
+    fake_rapl_task(m, 0, "p");
+    fake_rapl_task(m, 1, "c"); /* c again, outside p */
+    fake_rapl_task(m, 0, "c");
+    gt_energy_result r;
+    gt_error err = {0};
+    CHECK_EQ_INT(gt_measurement_finish(m, &r, &err), GT_OK);
+    const gt_task_result *b = fake_rapl_find(&r, "b"), *c = fake_rapl_find(&r, "c");
+    if (b && c) {
+        CHECK_EQ_STR(b->parent, "");
+        CHECK_NEAR(b->window.energy_j, 3, 1e-9);
+        CHECK_EQ_STR(c->parent, "");
+        CHECK_EQ_INT(c->runs, 2);
+    }
+    CHECK(noted(&r, "task 'b': keeps running after 'a'"));
+    CHECK(noted(&r, "task 'c': runs again outside 'p'"));
+    gt_energy_result_free(&r);
+}
+
+/* The sync hook (cudaDeviceSynchronize in real use) runs before each boundary
+ * reads the counters: work it waits for lands in the task that queued it. */
+static int syncs;
+static double pending_gpu_work;
+static void sync_hook(void *ctx)
+{
+    (void)ctx;
+    syncs++;
+    burn(pending_gpu_work);
+    pending_gpu_work = 0;
+}
+
+static void test_sync_hook_runs_before_boundaries(void)
+{
+    gt_measurement *m = start(0);
+    if (!m)
+        return;
+    syncs = 0;
+    gt_measurement_set_sync(m, sync_hook, NULL);
+    pending_gpu_work = 1; /* queued before the task: not the task's */
+    fake_rapl_task(m, 1, "train");
+    burn(3);
+    pending_gpu_work = 2; /* queued by the task, done by the time stop returns */
+    fake_rapl_task(m, 0, "train");
+    CHECK_EQ_INT(syncs, 2);
+    gt_forecast f;
+    gt_error err = {0};
+    fake_rapl_task(m, 1, "eval");
+    CHECK_EQ_INT(gt_measurement_progress(m, "eval", 0.5, &f, &err), GT_OK);
+    CHECK_EQ_INT(syncs, 4);
+    gt_energy_result r;
+    CHECK_EQ_INT(gt_measurement_finish(m, &r, &err), GT_OK);
+    CHECK_EQ_INT(syncs, 5); /* the finish too */
+    const gt_task_result *train = fake_rapl_find(&r, "train");
+    if (train)
+        CHECK_NEAR(train->window.energy_j, 5, 1e-9);
+    CHECK_NEAR(r.total.energy_j, 6, 1e-9);
+    gt_energy_result_free(&r);
+}
+
+/* A snapshot sees running tasks up to now and ends nothing. */
+static void test_snapshot_sees_running_tasks(void)
+{
+    gt_measurement *m = start(0);
+    if (!m)
+        return;
+    fake_rapl_task(m, 1, "train");
+    burn(3);
+    gt_energy_result snap;
+    gt_error err = {0};
+    CHECK_EQ_INT(gt_measurement_snapshot(m, &snap, &err), GT_OK);
+    const gt_task_result *t = fake_rapl_find(&snap, "train");
+    if (t) {
+        CHECK_EQ_INT(t->running, 1);
+        CHECK_NEAR(t->window.energy_j, 3, 1e-9);
+        CHECK_EQ_INT(t->runs, 0);
+    }
+    CHECK_NEAR(snap.total.energy_j, 3, 1e-9);
+    gt_energy_result_free(&snap);
+    burn(1);
+    fake_rapl_task(m, 0, "train"); /* still running after the snapshot */
+    gt_energy_result r;
+    CHECK_EQ_INT(gt_measurement_finish(m, &r, &err), GT_OK);
+    t = fake_rapl_find(&r, "train");
+    if (t) {
+        CHECK_NEAR(t->window.energy_j, 4, 1e-9);
+        CHECK_EQ_INT(t->running, 0);
+        CHECK_EQ_INT(t->runs, 1);
+    }
+    gt_energy_result_free(&r);
+}
+
+/* Control lines drive the same calls; a bad one is an error, not a crash. */
+static void test_control_lines(void)
+{
+    gt_measurement *m = start(0);
+    if (!m)
+        return;
+    gt_error err = {0};
+    CHECK_EQ_INT(gt_measurement_control(m, "start a", &err), GT_OK);
+    burn(2);
+    CHECK_EQ_INT(gt_measurement_control(m, "progress a 50%", &err), GT_OK);
+    CHECK_EQ_INT(gt_measurement_control(m, "stop a", &err), GT_OK);
+    CHECK_EQ_INT(gt_measurement_control(m, "  ", &err), GT_OK);
+    CHECK_EQ_INT(gt_measurement_control(m, "explode a", &err), GT_ERR_INVALID);
+    CHECK(strstr(err.message, "unknown command") != NULL);
+    CHECK_EQ_INT(gt_measurement_control(m, "progress a 0.5", &err), GT_ERR_INVALID); /* a has stopped */
+    CHECK(strstr(err.message, "not running") != NULL);
+    gt_energy_result r;
+    CHECK_EQ_INT(gt_measurement_finish(m, &r, &err), GT_OK);
+    const gt_task_result *a = fake_rapl_find(&r, "a");
+    if (a) {
+        CHECK_NEAR(a->window.energy_j, 2, 1e-9);
+        CHECK_NEAR(a->progress, 0.5, 0);
+    }
+    gt_energy_result_free(&r);
+}
+
 int main(void)
 {
     setenv("GREENTUNE_NVML_LIB", "/nonexistent/libnvidia-ml.so.1", 1);
@@ -175,5 +358,10 @@ int main(void)
     RUN(test_task_misuse_is_refused);
     RUN(test_open_task_is_closed_at_finish);
     RUN(test_json_follows_the_measure_contract);
+    RUN(test_nested_tasks_have_parents);
+    RUN(test_overlapping_tasks_do_not_nest);
+    RUN(test_sync_hook_runs_before_boundaries);
+    RUN(test_snapshot_sees_running_tasks);
+    RUN(test_control_lines);
     return test_summary();
 }

@@ -88,11 +88,11 @@ static void test_run_json_round_trip(void)
     CHECK_EQ_INT(r->status, GT_RUN_DONE);
     CHECK_EQ_STR(r->meter, "rapl");
     CHECK_EQ_INT(r->estimated, 0);
-    CHECK_NEAR(r->stages[GT_STAGE_TRAIN].energy_j, 80, 0);
-    CHECK_NEAR(r->stages[GT_STAGE_EVAL].duration_s, 1, 0);
+    CHECK_NEAR(r->stages[GT_RUN_STAGE_TRAIN].energy_j, 80, 0);
+    CHECK_NEAR(r->stages[GT_RUN_STAGE_EVAL].duration_s, 1, 0);
     /* other = total - sum of the six: 100 - 98 J, 8 - 7.65 s */
-    CHECK_NEAR(r->stages[GT_STAGE_OTHER].energy_j, 2, 1e-12);
-    CHECK_NEAR(r->stages[GT_STAGE_OTHER].duration_s, 0.35, 1e-12);
+    CHECK_NEAR(r->stages[GT_RUN_STAGE_OTHER].energy_j, 2, 1e-12);
+    CHECK_NEAR(r->stages[GT_RUN_STAGE_OTHER].duration_s, 0.35, 1e-12);
     CHECK_NEAR(r->total.energy_j, 100, 0);
     CHECK_NEAR(r->f1, 0.75, 0);
     CHECK_NEAR(r->f1_weighted, 0.88, 0);
@@ -126,10 +126,10 @@ static void test_measure_json_is_accepted(void)
     gt_run_record *r = &data.runs[0];
     CHECK_EQ_INT(r->estimated, 1);
     CHECK_NEAR(r->cpu_j, 35, 0);
-    CHECK_NEAR(r->stages[GT_STAGE_TRAIN].energy_j, 30, 0);
-    CHECK(isnan(r->stages[GT_STAGE_EVAL].energy_j));
+    CHECK_NEAR(r->stages[GT_RUN_STAGE_TRAIN].energy_j, 30, 0);
+    CHECK(isnan(r->stages[GT_RUN_STAGE_EVAL].energy_j));
     /* "prepare" (4 J) plus the unstaged rest (40 - 34 J) */
-    CHECK_NEAR(r->stages[GT_STAGE_OTHER].energy_j, 10, 1e-12);
+    CHECK_NEAR(r->stages[GT_RUN_STAGE_OTHER].energy_j, 10, 1e-12);
     CHECK_EQ_INT(r->has_metrics, 0);
     gt_experiment_data_free(&data);
     gt_store_close(db);

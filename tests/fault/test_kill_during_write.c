@@ -155,7 +155,7 @@ static void test_store_survives_kill_9(void)
                 if (r->status != GT_RUN_DONE)
                     continue;
                 CHECK_EQ_INT(r->repeat, (int)i);
-                CHECK_NEAR(r->stages[GT_STAGE_TRAIN].energy_j, r->repeat, 0);
+                CHECK_NEAR(r->stages[GT_RUN_STAGE_TRAIN].energy_j, r->repeat, 0);
                 CHECK_NEAR(r->total.energy_j, r->repeat + 1, 0);
             }
             gt_experiment_data_free(&data);

@@ -25,4 +25,17 @@ add_executable(nn_optimizer_driver ${area_dir}/optimizer_driver.c)
 target_link_libraries(nn_optimizer_driver PRIVATE greentune_static)
 set_property(TEST nn_test_optimizer_torch APPEND PROPERTY ENVIRONMENT
   "GREENTUNE_NN_OPTIMIZER_DRIVER=$<TARGET_FILE:nn_optimizer_driver>")
+set_property(TEST nn_test_adafactor_torch APPEND PROPERTY ENVIRONMENT
+  "GREENTUNE_NN_OPTIMIZER_DRIVER=$<TARGET_FILE:nn_optimizer_driver>")
 # --- end nn core -----------------------------------------------------------------
+# --- nn models (bert, modernbert) ------------------------------------------------
+# The model driver: runs a model on weights and inputs written by
+# test_model_parity.py, which compares it with the same model in PyTorch.
+add_executable(nn_model_driver ${area_dir}/model_driver.c)
+target_link_libraries(nn_model_driver PRIVATE greentune_static)
+set_property(TEST nn_test_model_parity APPEND PROPERTY ENVIRONMENT
+  "GREENTUNE_NN_MODEL_DRIVER=$<TARGET_FILE:nn_model_driver>")
+# --- end nn models ---------------------------------------------------------------
+# --- nn knobs (LoRA, pruning) against PyTorch, through the model driver -----------
+set_property(TEST nn_test_knob_parity APPEND PROPERTY ENVIRONMENT
+  "GREENTUNE_NN_MODEL_DRIVER=$<TARGET_FILE:nn_model_driver>")

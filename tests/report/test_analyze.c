@@ -59,9 +59,9 @@ static void test_baseline_summary(void)
     CHECK_NEAR(v->energy.mean, 100, 1e-9);
     CHECK_NEAR(v->energy.std, 2.5, 1e-9);
     CHECK_NEAR(v->energy.ci_hi, 100 + 4.302652730 * 2.5 / sqrt(3), 1e-6);
-    CHECK_NEAR(v->stage_energy[GT_STAGE_TRAIN].mean, 82, 1e-9);
-    CHECK_NEAR(v->stage_energy[GT_STAGE_OTHER].mean, 1, 1e-9);
-    CHECK_NEAR(v->stage_duration[GT_STAGE_EVAL].mean, 1, 1e-9);
+    CHECK_NEAR(v->stage_energy[GT_RUN_STAGE_TRAIN].mean, 82, 1e-9);
+    CHECK_NEAR(v->stage_energy[GT_RUN_STAGE_OTHER].mean, 1, 1e-9);
+    CHECK_NEAR(v->stage_duration[GT_RUN_STAGE_EVAL].mean, 1, 1e-9);
     CHECK_NEAR(v->duration.mean, 10, 1e-9);
     CHECK_NEAR(v->f1.mean, 0.90, 1e-12);
     CHECK_NEAR(v->d_energy.pct, 0, 1e-12);
@@ -75,8 +75,8 @@ static void test_single_knob_deltas(void)
     CHECK_NEAR(v->d_energy.pct, -46, 1e-9);
     CHECK(v->d_energy.tested && v->d_energy.significant);
     CHECK(v->d_energy.ci_lo < -46 && v->d_energy.ci_hi > -46);
-    CHECK_NEAR(v->d_stage_energy[GT_STAGE_EVAL].pct, -50, 1e-9);
-    CHECK_NEAR(v->d_stage_time[GT_STAGE_EVAL].pct, -50, 1e-9);
+    CHECK_NEAR(v->d_stage_energy[GT_RUN_STAGE_EVAL].pct, -50, 1e-9);
+    CHECK_NEAR(v->d_stage_time[GT_RUN_STAGE_EVAL].pct, -50, 1e-9);
     CHECK_NEAR(v->d_f1.pct, 100 * (0.88 / 0.90 - 1), 1e-9);
     CHECK_NEAR(v->d_mcc, -0.04, 1e-9);
     CHECK_EQ_INT(v->n_knobs, 1);
@@ -109,7 +109,7 @@ static void test_single_class_and_external(void)
     CHECK(ext->external);
     CHECK(!ext->has_metrics);
     CHECK_NEAR(ext->energy.mean, 90, 1e-9);
-    CHECK_NEAR(ext->stage_energy[GT_STAGE_EVAL].mean, 11, 1e-9);
+    CHECK_NEAR(ext->stage_energy[GT_RUN_STAGE_EVAL].mean, 11, 1e-9);
 }
 
 static const gt_bundle *bundle(const char *name)
