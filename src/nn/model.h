@@ -153,6 +153,8 @@ struct gt_nn_model {
     int have_forward;               /* a training forward ran since the last plan/backward */
     int forward_fused;              /* the options.fused that forward ran with (backward follows it) */
     float grad_scale_last;
+
+    struct gpu_model *gpu;          /* the device side when options.device is cuda (src/nn/cuda/gpu.h) */
 };
 
 /* ---- shared helpers (model.c) ---------------------------------------------------- */

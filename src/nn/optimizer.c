@@ -127,7 +127,7 @@ size_t optimizer_state_bytes(const optimizer *o)
 }
 
 /* torch's scalars are Python doubles, cast to float where they meet a tensor. */
-static adamw_consts adamw_step_consts(const optimizer_config *c, double lr, long step, int decay)
+adamw_consts adamw_step_consts(const optimizer_config *c, double lr, long step, int decay)
 {
     double bc1 = 1.0 - pow(c->beta1, (double)step);
     double bc2 = 1.0 - pow(c->beta2, (double)step);
