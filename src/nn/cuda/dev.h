@@ -228,6 +228,10 @@ gt_status dev_open_device(dev **out, gt_nn_device_info *info, gt_error *err);
 gt_status dev_cuda_gemm_peak(dev *d, gt_nn_precision p, double seconds_per_shape, double *gflops, char *impl,
                              size_t impl_size, gt_error *err);
 
+/* Matmuls the CUDA backend ran on its plain kernel because cuBLASLt had no
+ * algorithm for their shape (0 for other backends). */
+long dev_cuda_fallbacks(dev *d);
+
 static inline void dev_close(dev *d)
 {
     if (d)

@@ -29,4 +29,10 @@ gt_status dev_cuda_gemm_peak(dev *d, gt_nn_precision p, double seconds_per_shape
     (void)d, (void)p, (void)seconds_per_shape, (void)gflops, (void)impl, (void)impl_size;
     return not_built(err);
 }
+
+long dev_cuda_fallbacks(dev *d)
+{
+    (void)d;
+    return 0;
+}
 #endif
