@@ -297,6 +297,19 @@ typedef struct {
 } gt_nn_model_info;
 GT_API void gt_nn_model_info_get(const gt_nn_model *m, gt_nn_model_info *info);
 
+/* Where device time goes (device cuda): start = 1 times every op from now on
+ * with CUDA events (costs a little), from zero; start = 0 stops. out (may be
+ * NULL) gets the sums since timing started, by kind of op. */
+#define GT_NN_PROFILE_KINDS 8
+typedef struct {
+    int kinds;                              /* entries filled */
+    char name[GT_NN_PROFILE_KINDS][16];     /* gemm, attention, norm, elementwise, embedding, loss, optimizer, copy */
+    double ms[GT_NN_PROFILE_KINDS];
+    long calls[GT_NN_PROFILE_KINDS];
+    long fallback_matmuls;                  /* matmuls cuBLASLt had no algorithm for (a plain kernel ran them) */
+} gt_nn_profile;
+GT_API gt_status gt_nn_model_profile(gt_nn_model *m, int start, gt_nn_profile *out, gt_error *err);
+
 /* FLOPs of one step at (B, T) with every token real: every linear layer's
  * matmuls (2 M N K each: one forward, two backward) plus attention's score and
  * value products over the keys each query may see (2 products forward, 4

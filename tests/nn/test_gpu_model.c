@@ -42,11 +42,11 @@ static double scaled_diff(const float *a, const float *b, size_t n)
 {
     double d = 0, s = 0;
     for (size_t i = 0; i < n; i++) {
+        if (a[i] != a[i] || b[i] != b[i])
+            return INFINITY; /* a NaN never passes (fmax would skip it) */
         d = fmax(d, fabs((double)a[i] - b[i]));
         s = fmax(s, fabs((double)b[i]));
     }
-    if (!(d == d))
-        return INFINITY; /* a NaN never passes */
     return s > 0 ? d / s : d;
 }
 

@@ -3,6 +3,7 @@
  * pooling, the classifier), and the steps behind gpu.h. It mirrors model.c
  * op for op; the architectures are in gpu_layers.c. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -961,4 +962,29 @@ void gpu_info(const gt_nn_model *m, gt_nn_model_info *info)
     info->arena_peak = g->block_peak;
     for (int p = 0; p < GT_NN_PRECISIONS; p++)
         info->matmul_flops[p] = g->flops[p];
+}
+
+gt_status gt_nn_model_profile(gt_nn_model *m, int start, gt_nn_profile *out, gt_error *err)
+{
+    if (out)
+        memset(out, 0, sizeof *out);
+    if (!m->gpu)
+        return gt_error_set(err, GT_ERR_UNSUPPORTED, "profile: the model is not on a GPU (set options.device to cuda)");
+    dev *d = m->gpu->d;
+    d->profile_flush(d);
+    if (out) {
+        out->kinds = PROF_KINDS < GT_NN_PROFILE_KINDS ? PROF_KINDS : GT_NN_PROFILE_KINDS;
+        for (int k = 0; k < out->kinds; k++) {
+            snprintf(out->name[k], sizeof out->name[k], "%s", dev_prof_name((dev_prof_kind)k));
+            out->ms[k] = d->prof_ms[k];
+            out->calls[k] = d->prof_calls[k];
+        }
+        out->fallback_matmuls = dev_cuda_fallbacks(d);
+    }
+    if (start) {
+        memset(d->prof_ms, 0, sizeof d->prof_ms);
+        memset(d->prof_calls, 0, sizeof d->prof_calls);
+    }
+    d->profiling = start != 0;
+    return dev_take_error(d, err);
 }
