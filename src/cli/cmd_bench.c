@@ -341,9 +341,12 @@ static void print_result(const bench_opts *o, const bench_result *r)
     printf("  rate  %9.0f tokens/s (best %.0f)\n", (double)o->batch * o->seq / r->median_s,
            (double)o->batch * o->seq / r->best_s);
     printf("  work  %9.2f GFLOP per step -> %.1f GFLOP/s\n", r->flops / 1e9, gflops);
-    printf("  peak  %9.1f GFLOP/s %s on %s (%s, %s) -> MFU %.2f\n", r->peak.gflops, gt_nn_precision_name(o->precision),
-           where, r->peak.impl, r->peak.cached ? "cached" : "measured now",
-           r->peak.gflops > 0 ? gflops / r->peak.gflops : 0);
+    if (r->device.emulated)
+        printf("  peak  none: emulated, no GPU ran (no MFU)\n");
+    else
+        printf("  peak  %9.1f GFLOP/s %s on %s (%s, %s) -> MFU %.2f\n", r->peak.gflops,
+               gt_nn_precision_name(o->precision), where, r->peak.impl, r->peak.cached ? "cached" : "measured now",
+               r->peak.gflops > 0 ? gflops / r->peak.gflops : 0);
     double total = 0;
     for (int k = 0; k < r->profile.kinds; k++)
         total += r->profile.ms[k];
