@@ -30,13 +30,19 @@ refuse "--profile" "--device cuda" -- --profile
 refuse "--device" "use cpu or cuda" -- --device gpu
 refuse "--attention" "standard or fused" -- --attention flash
 
-# without a usable GPU: exit 1 and one line that says why and what to do
+# without a usable GPU: exit 1 and one line that says why and what to do —
+# a build without nvcc says so, a CUDA build names what the driver answered
 unset GREENTUNE_CUDA_EMULATE
 err=$("$BIN" bench $SHAPE --device cuda 2>&1 >/dev/null); rc=$?
 if [ $rc -ne 0 ]; then
     [ $rc -eq 1 ] || bad "--device cuda without a GPU: exit $rc"
-    [ "$(wc -l <<<"$err")" -eq 1 ] && grep -q "^greentune: device cuda: " <<<"$err" && grep -q "use device cpu" <<<"$err" ||
+    [ "$(wc -l <<<"$err")" -eq 1 ] && grep -q "^greentune: device cuda: " <<<"$err" && grep -q "device cpu" <<<"$err" ||
         bad "--device cuda without a GPU: '$err'"
+    if [ "${GREENTUNE_HAVE_CUDA:-0}" = 1 ]; then
+        grep -q "built without CUDA" <<<"$err" && bad "a CUDA build says it has none: '$err'"
+    else
+        grep -q "built without CUDA" <<<"$err" || bad "a build without CUDA does not say so: '$err'"
+    fi
 fi
 
 # emulated: the record of the cuda path
