@@ -148,7 +148,7 @@ adamw_consts adamw_step_consts(const optimizer_config *c, double lr, long step, 
 /* torch.optim.AdamW's single-tensor update:
  *   p *= 1 - lr wd;  m = m b1 + (1 - b1) g;  v = v b2 + (1 - b2) g g;
  *   p += -(lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps) */
-static void adamw_tensor(float *p, const float *g, float *m, float *v, long n, const adamw_consts *c)
+void adamw_tensor(float *p, const float *g, float *m, float *v, long n, const adamw_consts *c)
 {
 #pragma omp parallel for schedule(static) if (n >= PARALLEL_MIN)
     for (long i = 0; i < n; i++) {

@@ -62,6 +62,8 @@ void optimizer_step(optimizer *o, param_set *ps, double lr);
 /* AdamW's constants for step `step` (1-based) of a tensor that decays or not,
  * as torch computes them (the GPU's optimizer kernels use them too). */
 adamw_consts adamw_step_consts(const optimizer_config *c, double lr, long step, int decay);
+/* One AdamW update of n values with those constants (p, m, v updated in place). */
+void adamw_tensor(float *p, const float *g, float *m, float *v, long n, const adamw_consts *c);
 
 /* Bytes of optimizer state: the evidence of the `optimizer` knob. */
 size_t optimizer_state_bytes(const optimizer *o);

@@ -11,3 +11,4 @@ add_test(NAME gpu_model_parity COMMAND nn_test_gpu_model cuda WORKING_DIRECTORY 
 add_test(NAME gpu_kernels COMMAND nn_test_dev_ops cuda WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
 set_tests_properties(gpu_model_parity gpu_kernels PROPERTIES LABELS gpu ENVIRONMENT "${GREENTUNE_TEST_ENV}"
   TIMEOUT 600 SKIP_RETURN_CODE 77)
+target_include_directories(gpu_test_power_cap PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../knobs)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "greentune/knobs.h"
+#include "knob_test.h"
 #include "knobs/gpu_power.h"
 #include "test_support.h"
 
@@ -54,31 +55,11 @@ static void test_gpu_power_cap_round_trip(void)
 
 static void test_gpu_power_cap_sigterm_restores(void)
 {
-    fflush(NULL);
-    int fds[2];
-    if (pipe(fds) != 0)
-        abort();
-    pid_t pid = fork();
-    if (pid == 0) {
-        gt_knob_set set;
-        gt_error err = {0};
-        gt_knob_set_init(&set);
-        int ok = gt_knob_set_add_spec(&set, spec, &err) == GT_OK && gt_knobs_apply_machine(&set, NULL, &err) == GT_OK;
-        if (write(fds[1], ok ? "k" : "x", 1) != 1)
-            _exit(4);
-        for (;;)
-            pause();
-    }
-    close(fds[1]);
-    char c = 0;
-    while (read(fds[0], &c, 1) < 0 && errno == EINTR)
-        ;
-    close(fds[0]);
-    CHECK(c == 'k');
+    int applied;
+    pid_t pid = knob_test_spawn_applied((const char *const[]){spec, NULL}, &applied);
+    CHECK(applied);
     kill(pid, SIGTERM);
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
+    int status = knob_test_wait(pid);
     CHECK_MSG(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM, "status %#x", status);
     check_at_originals(__LINE__);
 }

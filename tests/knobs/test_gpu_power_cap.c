@@ -65,10 +65,15 @@ static void check_untouched(int line)
 }
 #define CHECK_UNTOUCHED() check_untouched(__LINE__)
 
-static double evidence_at(const gt_knob_use *use, const char *key, int index)
+#define evidence_at knob_test_evidence_at
+
+/* A child with the cap applied, waiting for a signal. */
+static pid_t spawn_capped(void)
 {
-    const cJSON *item = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(use->evidence, key), index);
-    return cJSON_IsNumber(item) ? item->valuedouble : -1;
+    int applied;
+    pid_t pid = knob_test_spawn_applied(SPECS(KNOB(250)), &applied);
+    CHECK_MSG(applied, "the child could not apply the cap");
+    return pid;
 }
 
 /* Before anything loaded the fake library: without a driver, one line. */
@@ -186,41 +191,6 @@ static void test_gpu_power_cap_dry_run_changes_nothing(void)
     gt_knob_set_free(&set);
 }
 
-/* A child applies the cap and waits; SIGTERM restores, then ends it. */
-static pid_t spawn_capped(void)
-{
-    int fds[2];
-    if (pipe(fds) != 0)
-        abort();
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(fds[0]);
-        gt_knob_set set;
-        gt_error err = {0};
-        gt_status st = knob_test_apply(&set, &err, SPECS(KNOB(250)), NULL);
-        if (write(fds[1], st == GT_OK ? "k" : "x", 1) != 1)
-            _exit(4);
-        for (;;)
-            pause();
-    }
-    close(fds[1]);
-    char c = 0;
-    while (read(fds[0], &c, 1) < 0 && errno == EINTR)
-        ;
-    close(fds[0]);
-    CHECK_MSG(c == 'k', "the child could not apply the cap");
-    return pid;
-}
-
-static int wait_status(pid_t pid)
-{
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    return status;
-}
-
 static void test_gpu_power_cap_sigterm_restores(void)
 {
     make_gpus("");
@@ -228,7 +198,7 @@ static void test_gpu_power_cap_sigterm_restores(void)
     CHECK_EQ_INT(limit_of(0), 250000);
     CHECK(journal_exists());
     kill(pid, SIGTERM);
-    int status = wait_status(pid);
+    int status = knob_test_wait(pid);
     CHECK_MSG(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM, "status %#x", status);
     CHECK_UNTOUCHED();
 }
@@ -238,7 +208,7 @@ static void test_gpu_power_cap_kill_9_is_repaired_by_the_next_start(void)
     make_gpus("");
     pid_t pid = spawn_capped();
     kill(pid, SIGKILL);
-    wait_status(pid);
+    knob_test_wait(pid);
     CHECK_EQ_INT(limit_of(1), 250000);
     CHECK(journal_exists());
     int restored = 0;

@@ -12,6 +12,7 @@
 #include "nn/arena.h"
 #include "nn/attention_rows.h"
 #include "nn/cuda/dev.h"
+#include "nn/optimizer.h"
 #include "nn/precision.h"
 
 typedef struct {
@@ -370,25 +371,18 @@ static void host_softmax_bwd(dev *d, void *dS, const float *dP, const void *P, d
 
 /* ---- optimizer ------------------------------------------------------------------------- */
 
-/* The formulas of optimizer.c's adamw_tensor and sgd_tensor. */
+/* optimizer.c's own AdamW, chunk by chunk; sgd_tensor's formulas for SGD. */
 static void host_adamw(dev *d, float *params, const float *grads, float *m, float *v, const dev_chunk *chunks,
                        int nchunks, const dev_adamw *c)
 {
     (void)d;
     for (int k = 0; k < nchunks; k++) {
-        float *p = params + chunks[k].data_off;
-        const float *g = grads + chunks[k].grad_off;
-        float *mk = m + chunks[k].grad_off, *vk = v + chunks[k].grad_off;
-        float decay = chunks[k].decay ? c->decay : 1.0f;
-        for (int i = 0; i < chunks[k].n; i++) {
-            float pi = p[i] * decay;
-            float mi = mk[i] * c->beta1 + c->one_minus_beta1 * g[i];
-            float vi = vk[i] * c->beta2 + c->one_minus_beta2 * g[i] * g[i];
-            float denom = sqrtf(vi) / c->bc2_sqrt + c->eps;
-            p[i] = pi + c->neg_step * mi / denom;
-            mk[i] = mi;
-            vk[i] = vi;
-        }
+        adamw_consts a = {.decay = chunks[k].decay ? c->decay : 1.0f, .beta1 = c->beta1,
+                          .one_minus_beta1 = c->one_minus_beta1, .beta2 = c->beta2,
+                          .one_minus_beta2 = c->one_minus_beta2, .bc2_sqrt = c->bc2_sqrt, .neg_step = c->neg_step,
+                          .eps = c->eps};
+        adamw_tensor(params + chunks[k].data_off, grads + chunks[k].grad_off, m + chunks[k].grad_off,
+                     v + chunks[k].grad_off, chunks[k].n, &a);
     }
 }
 
