@@ -6,8 +6,8 @@
 static gt_status not_built(gt_error *err)
 {
     return gt_error_set(err, GT_ERR_UNSUPPORTED,
-                        "device cuda: this greentune was built without CUDA (no nvcc at build time); install the CUDA "
-                        "toolkit and rebuild, or use device cpu");
+                        "device cuda: this greentune was built without CUDA (no nvcc at build time, or -DGREENTUNE_CUDA=OFF); "
+                        "install the CUDA toolkit and rebuild, or use device cpu");
 }
 
 gt_status dev_cuda_probe(gt_nn_device_info *info, gt_error *err)
