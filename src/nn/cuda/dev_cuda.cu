@@ -238,10 +238,11 @@ static void plan_destroy(gemm_plan *p)
     if (!p->used)
         return;
     cublasLtMatmulDescDestroy(p->op);
-    cublasLtMatrixLayoutDestroy(p->la);
-    cublasLtMatrixLayoutDestroy(p->lb);
-    cublasLtMatrixLayoutDestroy(p->lc);
-    p->used = 0;
+    cublasLtMatrixLayout_t ls[3] = {p->la, p->lb, p->lc};
+    for (int i = 0; i < 3; i++)
+        if (ls[i]) /* a plan that failed half way has some still NULL */
+            cublasLtMatrixLayoutDestroy(ls[i]);
+    memset(p, 0, sizeof *p);
 }
 
 static cublasStatus_t set_batch(cublasLtMatrixLayout_t l, int batch, long stride)
