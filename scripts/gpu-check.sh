@@ -190,8 +190,9 @@ if t:
     prof = t.get("device_ms_by_kind", {})
     total = sum(prof.values())
     if total > 0:
-        lines += ["", "Where its step time goes (device time per step, CUDA events around every op; %d matmuls on the "
-                  "plain kernel):" % t.get("fallback_matmuls", 0), "", "| kind | ms | share |", "| --- | --- | --- |"]
+        lines += ["", "Where its step time goes (device time per step, CUDA events around every op; %d matmuls, %.3f "
+                  "GFLOP, on the plain kernel):" % (t.get("fallback_matmuls", 0), t.get("fallback_gflop", 0)), "",
+                  "| kind | ms | share |", "| --- | --- | --- |"]
         for k, v in sorted(prof.items(), key=lambda kv: -kv[1]):
             lines.append("| %s | %.2f | %.1f %% |" % (k, v, 100 * v / total))
 open(out, "w").write("\n".join(lines) + "\n")

@@ -307,6 +307,7 @@ typedef struct {
     double ms[GT_NN_PROFILE_KINDS];
     long calls[GT_NN_PROFILE_KINDS];
     long fallback_matmuls;                  /* matmuls cuBLASLt had no algorithm for (a plain kernel ran them) */
+    double fallback_gflop;                  /* their work (both since timing started) */
 } gt_nn_profile;
 GT_API gt_status gt_nn_model_profile(gt_nn_model *m, int start, gt_nn_profile *out, gt_error *err);
 

@@ -304,6 +304,7 @@ static cJSON *result_json(const bench_opts *o, const bench_result *r)
         for (int k = 0; k < r->profile.kinds; k++)
             cJSON_AddNumberToObject(p, r->profile.name[k], r->profile.ms[k] / PROFILE_STEPS);
         cJSON_AddNumberToObject(j, "fallback_matmuls", (double)r->profile.fallback_matmuls);
+        cJSON_AddNumberToObject(j, "fallback_gflop", r->profile.fallback_gflop);
     }
     cJSON_AddBoolToObject(j, "fused_kernels", 1);
     cJSON_AddStringToObject(j, "peak_impl", r->peak.impl);
@@ -351,8 +352,8 @@ static void print_result(const bench_opts *o, const bench_result *r)
     for (int k = 0; k < r->profile.kinds; k++)
         total += r->profile.ms[k];
     if (o->profile)
-        printf("  device time by kind of op, per step (%d profiled steps; %ld matmuls on the plain kernel):\n",
-               PROFILE_STEPS, r->profile.fallback_matmuls);
+        printf("  device time by kind of op, per step (%d profiled steps; %ld matmuls, %.3f GFLOP, on the plain "
+               "kernel):\n", PROFILE_STEPS, r->profile.fallback_matmuls, r->profile.fallback_gflop);
     for (int k = 0; o->profile && k < r->profile.kinds; k++)
         if (r->profile.calls[k])
             printf("    %-12s %9.3f ms  %5.1f %%  (%ld ops)\n", r->profile.name[k], r->profile.ms[k] / PROFILE_STEPS,

@@ -741,7 +741,7 @@ int main(int argc, char **argv)
     RUN(test_dev_optimizers);
     RUN(test_dev_int8);
     if (on_gpu)
-        printf("matmuls on the plain kernel (no cuBLASLt algorithm): %ld\n", dev_cuda_fallbacks(D));
+        printf("matmuls on the plain kernel (no cuBLASLt algorithm): %ld\n", dev_cuda_fallbacks(D, NULL));
     dev_close(D);
     return test_summary();
 }

@@ -229,8 +229,8 @@ gt_status dev_cuda_gemm_peak(dev *d, gt_nn_precision p, double seconds_per_shape
                              size_t impl_size, gt_error *err);
 
 /* Matmuls the CUDA backend ran on its plain kernel because cuBLASLt had no
- * algorithm for their shape (0 for other backends). */
-long dev_cuda_fallbacks(dev *d);
+ * algorithm for their shape, and their GFLOP (0 for other backends). */
+long dev_cuda_fallbacks(dev *d, double *gflop);
 
 static inline void dev_close(dev *d)
 {

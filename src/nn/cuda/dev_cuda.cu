@@ -44,6 +44,7 @@ typedef struct {
     gemm_plan plans[PLAN_CACHE];
     int next_plan;
     long fallbacks;
+    double fallback_flops;
     cudaEvent_t ev[2 * PROF_EVENTS];
     int ev_kind[PROF_EVENTS];
     int ev_count, ev_ready;
@@ -342,6 +343,7 @@ static void cu_gemm(dev *d, const dev_gemm *g)
     gemm_plan *p = g->K > 0 ? plan_for(d, &k) : NULL;
     if (!p || !p->usable) {
         c->fallbacks++;
+        c->fallback_flops += 2.0 * g->M * g->N * g->K * g->batch;
         OP(d, PROF_GEMM, "matmul (plain kernel)", launch_gemm_simple(s_, g));
         return;
     }
@@ -370,6 +372,7 @@ static void cu_gemm_s8(dev *d, int32_t *C, const int8_t *A, const int8_t *B, int
     gemm_plan *p = K > 0 ? plan_for(d, &k) : NULL;
     if (!p || !p->usable) {
         c->fallbacks++;
+        c->fallback_flops += 2.0 * M * N * K;
         OP(d, PROF_GEMM, "int8 matmul (plain kernel)", launch_gemm_s8_simple(s_, C, A, B, M, N, K));
         return;
     }
@@ -724,9 +727,12 @@ gt_status dev_cuda_open(dev **out, gt_nn_device_info *info, gt_error *err)
     return GT_OK;
 }
 
-long dev_cuda_fallbacks(dev *d)
+long dev_cuda_fallbacks(dev *d, double *gflop)
 {
-    return d && !strcmp(d->name, "cuda") ? impl_of(d)->fallbacks : 0;
+    int cuda = d && !strcmp(d->name, "cuda");
+    if (gflop)
+        *gflop = cuda ? impl_of(d)->fallback_flops / 1e9 : 0;
+    return cuda ? impl_of(d)->fallbacks : 0;
 }
 
 /* ---- the measured peak -------------------------------------------------------------------- */

@@ -972,6 +972,8 @@ gt_status gt_nn_model_profile(gt_nn_model *m, int start, gt_nn_profile *out, gt_
         return gt_error_set(err, GT_ERR_UNSUPPORTED, "profile: the model is not on a GPU (set options.device to cuda)");
     dev *d = m->gpu->d;
     d->profile_flush(d);
+    double gflop;
+    long fallbacks = dev_cuda_fallbacks(d, &gflop);
     if (out) {
         out->kinds = PROF_KINDS < GT_NN_PROFILE_KINDS ? PROF_KINDS : GT_NN_PROFILE_KINDS;
         for (int k = 0; k < out->kinds; k++) {
@@ -979,9 +981,12 @@ gt_status gt_nn_model_profile(gt_nn_model *m, int start, gt_nn_profile *out, gt_
             out->ms[k] = d->prof_ms[k];
             out->calls[k] = d->prof_calls[k];
         }
-        out->fallback_matmuls = dev_cuda_fallbacks(d);
+        out->fallback_matmuls = fallbacks - m->gpu->profile_fallbacks;
+        out->fallback_gflop = gflop - m->gpu->profile_fallback_gflop;
     }
     if (start) {
+        m->gpu->profile_fallbacks = fallbacks;
+        m->gpu->profile_fallback_gflop = gflop;
         memset(d->prof_ms, 0, sizeof d->prof_ms);
         memset(d->prof_calls, 0, sizeof d->prof_calls);
     }

@@ -93,6 +93,8 @@ typedef struct gpu_model {
     gpu_staging h;
     int have_forward;
     double flops[GT_NN_PRECISIONS];
+    long profile_fallbacks;                    /* plain-kernel matmuls when profiling started */
+    double profile_fallback_gflop;
 } gpu_model;
 
 /* ---- gpu_model.c: the pieces the layers use ------------------------------------ */
