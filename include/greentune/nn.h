@@ -300,10 +300,12 @@ GT_API void gt_nn_model_info_get(const gt_nn_model *m, gt_nn_model_info *info);
 /* Where device time goes (device cuda): start = 1 times every op from now on
  * with CUDA events (costs a little), from zero; start = 0 stops. out (may be
  * NULL) gets the sums since timing started, by kind of op. */
-#define GT_NN_PROFILE_KINDS 8
+#define GT_NN_PROFILE_KINDS 12
 typedef struct {
     int kinds;                              /* entries filled */
-    char name[GT_NN_PROFILE_KINDS][16];     /* gemm, attention, norm, elementwise, embedding, loss, optimizer, copy */
+    char name[GT_NN_PROFILE_KINDS][16];     /* gemm (linear layers), attn_gemm (attention's matmuls), attention
+                                               (its other kernels), norm, elementwise, embedding, loss, optimizer,
+                                               copy */
     double ms[GT_NN_PROFILE_KINDS];
     long calls[GT_NN_PROFILE_KINDS];
     long fallback_matmuls;                  /* matmuls cuBLASLt had no algorithm for (a plain kernel ran them) */

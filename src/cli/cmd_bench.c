@@ -45,7 +45,7 @@ static void usage(FILE *out)
           "                   ~/.cache/greentune/gpu-gemm-peak.tsv\n"
           "  --attention A    standard (default up to seq 1024) or fused\n"
           "  --profile        cuda: after the timed steps, 3 more with every op timed, and the\n"
-          "                   device time by kind of op (gemm, attention, norm, ...)\n"
+          "                   device time by kind of op (gemm, attn_gemm, attention, norm, ...)\n"
           "  --mode M         train (default) or infer\n"
           "  --steps N        timed steps (10)\n"
           "  --threads T      threads (default: all the engine may use)\n"

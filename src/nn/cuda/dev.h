@@ -53,6 +53,7 @@ typedef struct {
     float alpha, beta;
     const float *bias;        /* (N), or NULL; not with batch > 1 */
     int batch;                /* >= 1 */
+    int attention;            /* profiling: one of attention's products (else a linear layer's) */
 } dev_gemm;
 
 /* The optimizer's work list: a chunk of one tensor (at most DEV_CHUNK values),
@@ -78,8 +79,8 @@ typedef struct {
 /* Where device time goes, when d->profiling is set (the CUDA backend times
  * every op with events; the host backend with the clock). */
 typedef enum {
-    PROF_GEMM, PROF_ATTENTION, PROF_NORM, PROF_ELEMENTWISE, PROF_EMBED, PROF_LOSS, PROF_OPTIMIZER, PROF_COPY,
-    PROF_KINDS
+    PROF_GEMM, PROF_ATTENTION_GEMM, PROF_ATTENTION, PROF_NORM, PROF_ELEMENTWISE, PROF_EMBED, PROF_LOSS,
+    PROF_OPTIMIZER, PROF_COPY, PROF_KINDS
 } dev_prof_kind;
 
 const char *dev_prof_name(dev_prof_kind k);

@@ -7,7 +7,7 @@
 
 const char *dev_prof_name(dev_prof_kind k)
 {
-    static const char *const names[PROF_KINDS] = {"gemm", "attention", "norm", "elementwise",
+    static const char *const names[PROF_KINDS] = {"gemm", "attn_gemm", "attention", "norm", "elementwise",
                                                   "embedding", "loss", "optimizer", "copy"};
     return (unsigned)k < PROF_KINDS ? names[k] : "?";
 }

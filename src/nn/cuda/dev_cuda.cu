@@ -344,13 +344,13 @@ static void cu_gemm(dev *d, const dev_gemm *g)
     if (!p || !p->usable) {
         c->fallbacks++;
         c->fallback_flops += 2.0 * g->M * g->N * g->K * g->batch;
-        OP(d, PROF_GEMM, "matmul (plain kernel)", launch_gemm_simple(s_, g));
+        OP(d, g->attention ? PROF_ATTENTION_GEMM : PROF_GEMM, "matmul (plain kernel)", launch_gemm_simple(s_, g));
         return;
     }
     if (g->bias)
         lt_ok(d, cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &g->bias, sizeof g->bias),
               "matmul bias");
-    OP(d, PROF_GEMM, "cublasLtMatmul",
+    OP(d, g->attention ? PROF_ATTENTION_GEMM : PROF_GEMM, "cublasLtMatmul",
        lt_ok(d, cublasLtMatmul(c->lt, p->op, &g->alpha, g->B, p->la, g->A, p->lb, &g->beta, g->C, p->lc, g->C, p->lc,
                                &p->algo, c->workspace, WORKSPACE_BYTES, s_),
              "cublasLtMatmul"));

@@ -296,7 +296,7 @@ static void head_gemm(gt_nn_model *m, attention_shape s, int ta, int tb, int n, 
     gt_nn_precision p = attention_precision(m);
     dev_gemm gm = {.type = matmul_type(p), .tf32 = p == GT_NN_TF32, .ta = ta, .tb = tb, .M = s.T, .N = n, .K = k,
                    .A = A, .lda = lda, .stride_a = sa, .B = B, .ldb = ldb, .stride_b = sb, .C = C, .ldc = ldc,
-                   .stride_c = sc, .alpha = 1.0f, .beta = 0.0f, .batch = s.B * s.H};
+                   .stride_c = sc, .alpha = 1.0f, .beta = 0.0f, .batch = s.B * s.H, .attention = 1};
     gemm(m, &gm, p);
 }
 
