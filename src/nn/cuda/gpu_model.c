@@ -269,7 +269,8 @@ void gpu_dropout_fwd(gt_nn_model *m, float *y, uint8_t *mask, const float *x, co
 
 const float *gpu_dropout_bwd(gt_nn_model *m, float *scratch, const uint8_t *mask, const float *dy, long n, float p)
 {
-    if (!mask)
+    /* a forward in eval mode drew no mask: device memory holds none to apply */
+    if (!mask || !m->gpu->forward_dropout)
         return dy;
     m->gpu->d->dropout_bwd(m->gpu->d, scratch, mask, dy, n, p);
     return scratch;
@@ -644,6 +645,7 @@ gt_status gpu_forward(gt_nn_model *m, const int32_t *ids, const int32_t *valid, 
     gt_status st = gpu_prepare(m, B, T, MODEL_TRAIN, err);
     if (st != GT_OK)
         return st;
+    g->forward_dropout = m->training;
     run_forward(m, ids, valid, labels);
     g->d->ce_fwd(g->d, g->s.losses, g->s.probs, g->s.logits, g->s.labels, B, m->cfg.num_labels);
     g->d->download(g->d, g->h.losses, g->s.losses, sizeof(float) * (size_t)B);

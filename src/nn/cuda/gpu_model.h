@@ -92,6 +92,7 @@ typedef struct gpu_model {
     gpu_layer *acts;                           /* L (train) or 1 (infer) */
     gpu_staging h;
     int have_forward;
+    int forward_dropout;                       /* the last training forward drew dropout masks */
     double flops[GT_NN_PRECISIONS];
     long profile_fallbacks;                    /* plain-kernel matmuls when profiling started */
     double profile_fallback_gflop;
