@@ -132,7 +132,7 @@ static gt_status set_threads(gt_pipeline_ctx *p, gt_error *err)
 static gt_status check_device(const gt_pipeline_spec *s, gt_error *err)
 {
     gt_error why = {0};
-    if (strcmp(s->device, "cuda") || gt_nn_device_check(GT_NN_CUDA, NULL, &why) == GT_OK)
+    if (!s->device || strcmp(s->device, "cuda") || gt_nn_device_check(GT_NN_CUDA, NULL, &why) == GT_OK)
         return GT_OK;
     return gt_config_error(s->config, gt_config_get(s->config, "system.device"), "system.device", err, why.status, "%s",
                            why.message);
