@@ -24,16 +24,20 @@
  * optimizer state) stays fp32. bf16: bf16 inputs, fp32 accumulation and fp32
  * outputs, fp32 master weights. int8: inference only; s8 weights with one
  * scale per output channel (7 bits on CPUs without VNNI), u8/s8 activations
- * with one dynamic scale per call. */
+ * with one dynamic scale per call. GPU only (device cuda): fp16, as bf16 with
+ * fp16 inputs; tf32, fp32 data multiplied on TF32 tensor cores (inputs rounded
+ * to 10 mantissa bits, fp32 accumulation). */
 typedef enum {
     GT_NN_FP32 = 0,
     GT_NN_BF16 = 1,
-    GT_NN_INT8 = 2
+    GT_NN_INT8 = 2,
+    GT_NN_FP16 = 3,
+    GT_NN_TF32 = 4
 } gt_nn_precision;
 
-#define GT_NN_PRECISIONS 3
+#define GT_NN_PRECISIONS 5
 
-/* "fp32", "bf16", "int8". */
+/* "fp32", "bf16", "int8", "fp16", "tf32". */
 GT_API const char *gt_nn_precision_name(gt_nn_precision p);
 GT_API gt_status gt_nn_precision_parse(const char *name, gt_nn_precision *p, gt_error *err);
 
@@ -49,7 +53,8 @@ typedef struct {
  * (what is missing, what to use instead) when not. bf16 needs AVX512_BF16 or
  * AMX: emulated bf16 would be slower than fp32, so it is refused rather than
  * silently slow. int8 without VNNI runs on oneDNN's older int8 kernels
- * (supported, native = 0, said in detail). info may be NULL. */
+ * (supported, native = 0, said in detail); fp16 and tf32 are GPU only.
+ * info may be NULL. */
 GT_API gt_status gt_nn_check_precision(gt_nn_precision p, gt_nn_precision_info *info, gt_error *err);
 
 /* Threads used by the engine's matmuls and ops (OpenMP), 1..1024. Matmul
@@ -79,6 +84,50 @@ typedef struct {
 
 GT_API gt_status gt_nn_gemm_peak(gt_nn_precision p, int threads, const gt_nn_peak_options *options,
                                  gt_nn_peak *peak, gt_error *err);
+
+/* ---- devices ----------------------------------------------------------------------
+ *
+ * A model runs on the CPU (oneDNN) or on an NVIDIA GPU (device cuda: cuBLASLt
+ * and greentune's kernels, src/nn/cuda). The CUDA backend is compiled when
+ * nvcc was found at build time; without a GPU it is still there and says so.
+ *
+ *   gt_nn_device_info info;
+ *   if (gt_nn_device_check(GT_NN_CUDA, &info, &err) != GT_OK)
+ *       fprintf(stderr, "greentune: %s\n", err.message);   // one line: why not, what to do
+ */
+typedef enum { GT_NN_CPU = 0, GT_NN_CUDA = 1 } gt_nn_device;
+
+/* "cpu", "cuda". */
+GT_API const char *gt_nn_device_name(gt_nn_device d);
+GT_API gt_status gt_nn_device_parse(const char *name, gt_nn_device *d, gt_error *err);
+
+typedef struct {
+    int emulated;          /* GREENTUNE_CUDA_EMULATE=1: the CUDA model code on the CPU with
+                              reference kernels (for tests; nothing runs on a GPU) */
+    char name[96];         /* "NVIDIA H200"; the CPU model for cpu */
+    int cc_major, cc_minor;            /* compute capability (cuda) */
+    int multiprocessors;
+    double memory_gib;
+    char runtime[96];      /* "CUDA runtime 13.0, driver 13.0, cuBLASLt 130000" */
+} gt_nn_device_info;
+
+/* GT_OK when models can run on the device; else GT_ERR_UNSUPPORTED with one
+ * line: built without CUDA, no driver, no GPU, too old a GPU. info may be NULL. */
+GT_API gt_status gt_nn_device_check(gt_nn_device d, gt_nn_device_info *info, gt_error *err);
+
+/* Whether the device runs the precision for training (train = 1) or inference.
+ * cpu: gt_nn_check_precision (int8 inference only). cuda: fp32, tf32, bf16 and
+ * fp16 both ways (bf16 and tf32 need compute capability 8.0), int8 inference
+ * only (layers whose sizes are not multiples of 4 stay fp32). */
+GT_API gt_status gt_nn_device_check_precision(gt_nn_device d, gt_nn_precision p, int train, gt_error *err);
+
+/* The device's measured matmul peak for a precision, the denominator of MFU:
+ * cpu, gt_nn_gemm_peak with the engine's threads; cuda, the fastest of a few
+ * large cuBLASLt matmuls on random data (fp32 and tf32: f32 x f32 -> f32;
+ * bf16/fp16: 16-bit x 16-bit -> f32; int8: s8 x s8 -> s32), cached in
+ * <cache_dir>/gpu-gemm-peak.tsv keyed by GPU, driver and cuBLASLt version. */
+GT_API gt_status gt_nn_device_gemm_peak(gt_nn_device d, gt_nn_precision p, const gt_nn_peak_options *options,
+                                        gt_nn_peak *peak, gt_error *err);
 
 /* ---- models ---------------------------------------------------------------------
  *
@@ -196,6 +245,12 @@ typedef struct {
      * (QLoRA-style): forward on the per-channel int8 copy, backward's
      * dx = dy W on that copy dequantized to fp32, so both see the same W. */
     int frozen_int8;
+    /* Where the model runs. Switching to cuda copies the weights (and the
+     * optimizer state) to the GPU, switching back copies them home; load and
+     * save stay on the host and copy as needed. On cuda, standard attention
+     * runs as batched matmuls with the probabilities kept, fused as greentune's
+     * online-softmax kernels; fused has no other effect there. */
+    gt_nn_device device;
 } gt_nn_options;
 
 typedef struct gt_nn_model gt_nn_model;
@@ -335,6 +390,22 @@ GT_API gt_status gt_nn_plan_bytes(gt_nn_model *m, int B, int T, int train, const
                                   size_t *attention, gt_error *err);
 /* Parameters a config's model has (without building it). */
 GT_API gt_status gt_nn_config_params(const gt_nn_config *cfg, long *params, gt_error *err);
+
+/* Where device time goes (device cuda): start = 1 times every op from now on
+ * with CUDA events (costs a little), from zero; start = 0 stops. out (may be
+ * NULL) gets the sums since timing started, by kind of op. */
+#define GT_NN_PROFILE_KINDS 12
+typedef struct {
+    int kinds;                              /* entries filled */
+    char name[GT_NN_PROFILE_KINDS][16];     /* gemm (linear layers), attn_gemm (attention's matmuls), attention
+                                               (its other kernels), norm, elementwise, embedding, loss, optimizer,
+                                               copy */
+    double ms[GT_NN_PROFILE_KINDS];
+    long calls[GT_NN_PROFILE_KINDS];
+    long fallback_matmuls;                  /* matmuls cuBLASLt had no algorithm for (a plain kernel ran them) */
+    double fallback_gflop;                  /* their work (both since timing started) */
+} gt_nn_profile;
+GT_API gt_status gt_nn_model_profile(gt_nn_model *m, int start, gt_nn_profile *out, gt_error *err);
 
 /* FLOPs of one step at (B, T) with every token real: every linear layer's
  * matmuls (2 M N K each: one forward, two backward) plus attention's score and

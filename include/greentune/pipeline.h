@@ -103,6 +103,7 @@ typedef struct gt_pipeline_spec {
     int threads;                    /* 0: OpenMP's default */
     const char *meter;              /* energy.h meter spec */
     int interval_ms;
+    const char *device;             /* cpu | cuda: where the model trains and evaluates */
     const cJSON *knobs;             /* the knobs: mapping, or NULL */
 } gt_pipeline_spec;
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "nn/attention_bf16.h"
+#include "nn/cuda/gpu.h"
 #include "nn/model.h"
 
 /* ---- parameters ------------------------------------------------------------------- */
@@ -632,6 +633,7 @@ void gt_nn_model_free(gt_nn_model *m)
 {
     if (!m)
         return;
+    gpu_free(m);
     if (m->layers && m->mm)   /* the handles are bound once the model is fully built */
         each_linear(m, free_linear, NULL);
     if (m->has_optim)
@@ -664,9 +666,19 @@ gt_status gt_nn_model_set_options(gt_nn_model *m, const gt_nn_options *o, gt_err
     if (o->checkpoint_every < 0 || o->checkpoint_every > m->cfg.layers)
         return gt_error_set(err, GT_ERR_INVALID, "checkpoint every %d layers: must be 0 (off) to %d (the layers)",
                             o->checkpoint_every, m->cfg.layers);
-    gt_status st = gt_nn_check_precision(o->train_precision, NULL, err);
-    if (st == GT_OK)
-        st = gt_nn_check_precision(o->infer_precision, NULL, err);
+    if (o->device != GT_NN_CPU && o->device != GT_NN_CUDA)
+        return gt_error_set(err, GT_ERR_INVALID, "device: unknown value %d", (int)o->device);
+    gt_status st;
+    if (o->device == GT_NN_CUDA) {
+        st = gpu_check_options(m, o, err);
+    } else {
+        st = gt_nn_check_precision(o->train_precision, NULL, err);
+        if (st == GT_OK)
+            st = gt_nn_check_precision(o->infer_precision, NULL, err);
+    }
+    /* moving between devices: the GPU side is made, or copied home and freed */
+    if (st == GT_OK && (o->device == GT_NN_CUDA) != (m->gpu != NULL))
+        st = m->gpu ? gpu_detach(m, err) : gpu_attach(m, err);
     if (st != GT_OK)
         return st;
     m->opt = *o;
@@ -745,6 +757,12 @@ static gt_status run_forward(gt_nn_model *m, gt_error *err)
 gt_status gt_nn_forward(gt_nn_model *m, const int32_t *ids, const int32_t *valid, const int32_t *labels, int B,
                         int T, float *logits, float *loss, gt_error *err)
 {
+    if (m->gpu) {
+        gt_status st = check_shape(m, B, T, err);
+        if (st == GT_OK)
+            st = check_inputs(m, ids, valid, labels, 1, B, T, err);
+        return st == GT_OK ? gpu_forward(m, ids, valid, labels, B, T, logits, loss, err) : st;
+    }
     /* the shape first: inputs are read only once it is known to fit */
     gt_status st = model_prepare(m, B, T, MODEL_TRAIN, err);
     if (st == GT_OK)
@@ -777,6 +795,8 @@ gt_status gt_nn_forward(gt_nn_model *m, const int32_t *ids, const int32_t *valid
 
 gt_status gt_nn_backward(gt_nn_model *m, float grad_scale, gt_error *err)
 {
+    if (m->gpu)
+        return gpu_backward(m, grad_scale, err);
     if (!m->have_forward || m->mode != MODEL_TRAIN)
         return gt_error_set(err, GT_ERR_INVALID, "model backward: no training forward pass to differentiate "
                             "(call gt_nn_forward first, once per backward)");
@@ -801,12 +821,22 @@ gt_status gt_nn_backward(gt_nn_model *m, float grad_scale, gt_error *err)
 
 void gt_nn_zero_grad(gt_nn_model *m)
 {
+    if (m->gpu) {
+        gpu_zero_grad(m);
+        return;
+    }
     params_zero_grad(&m->params);
 }
 
 gt_status gt_nn_infer(gt_nn_model *m, const int32_t *ids, const int32_t *valid, int B, int T, float *logits,
                       gt_error *err)
 {
+    if (m->gpu) {
+        gt_status st = check_shape(m, B, T, err);
+        if (st == GT_OK)
+            st = check_inputs(m, ids, valid, NULL, 0, B, T, err);
+        return st == GT_OK ? gpu_infer(m, ids, valid, B, T, logits, err) : st;
+    }
     gt_status st = model_prepare(m, B, T, MODEL_INFER, err);
     if (st == GT_OK)
         st = check_inputs(m, ids, valid, NULL, 0, B, T, err);
@@ -872,6 +902,8 @@ gt_status gt_nn_step(gt_nn_model *m, double lr, double max_norm, double *norm, g
     }
     if (!(lr >= 0.0) || !isfinite(lr))
         return gt_error_set(err, GT_ERR_INVALID, "learning rate %g: must be a finite number >= 0", lr);
+    if (m->gpu)
+        return gpu_step(m, lr, max_norm, norm, err);
     double n = max_norm > 0.0 ? clip_grad_norm(&m->params, max_norm) : norm ? grad_norm(&m->params) : 0.0;
     if (norm)
         *norm = n;
@@ -908,6 +940,8 @@ void gt_nn_model_info_get(const gt_nn_model *m, gt_nn_model_info *info)
     info->distill_steps = m->kd_steps;
     info->distill_loss_sum = m->kd_loss_sum;
     info->distill_kd_sum = m->kd_part_sum;
+    if (m->gpu)
+        gpu_info(m, info);
 }
 
 gt_status gt_nn_plan_bytes(gt_nn_model *m, int B, int T, int train, const gt_nn_options *o, size_t *total,

@@ -194,6 +194,7 @@ struct gt_nn_model {
     long fused_ops;
     long kd_steps;
     double kd_loss_sum, kd_part_sum;
+    struct gpu_model *gpu;          /* the device side when options.device is cuda (src/nn/cuda/gpu.h) */
 };
 
 /* ---- shared helpers (model.c) ---------------------------------------------------- */

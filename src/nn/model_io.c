@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "greentune/safetensors.h"
+#include "nn/cuda/gpu.h"
 #include "nn/model.h"
 
 static const char *const qkv_parts[3] = {"query", "key", "value"};
@@ -164,7 +165,10 @@ gt_status gt_nn_model_load_layers(gt_nn_model *m, const char *path, const int *l
     gt_nn_load_report *rep = report ? report : &local;
     memset(rep, 0, sizeof *rep);
     gt_safetensors *st;
-    gt_status s = gt_safetensors_open(path, &st, err);
+    /* on a GPU, tensors the file lacks keep the device's newest values */
+    gt_status s = m->gpu ? gpu_sync_host(m, err) : GT_OK;
+    if (s == GT_OK)
+        s = gt_safetensors_open(path, &st, err);
     if (s != GT_OK)
         return s;
     int n = model_hf_tensors(m, NULL, 0);
@@ -186,6 +190,12 @@ gt_status gt_nn_model_load_layers(gt_nn_model *m, const char *path, const int *l
 
 gt_status gt_nn_model_save(const gt_nn_model *m, const char *path, gt_error *err)
 {
+    /* the weights live on the GPU: bring the host copy up to date (logically const) */
+    if (m->gpu) {
+        gt_status synced = gpu_sync_host((gt_nn_model *)m, err);
+        if (synced != GT_OK)
+            return synced;
+    }
     int n = model_hf_tensors(m, NULL, 0);
     model_hf_tensor *list = nn_alloc((size_t)n * sizeof *list);
     gt_tensor_desc *desc = nn_alloc((size_t)n * sizeof *desc);

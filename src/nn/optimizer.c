@@ -202,7 +202,7 @@ size_t optimizer_state_bytes(const optimizer *o)
 }
 
 /* torch's scalars are Python doubles, cast to float where they meet a tensor. */
-static adamw_consts adamw_step_consts(const optimizer_config *c, double lr, long step, int decay)
+adamw_consts adamw_step_consts(const optimizer_config *c, double lr, long step, int decay)
 {
     double bc1 = 1.0 - pow(c->beta1, (double)step);
     double bc2 = 1.0 - pow(c->beta2, (double)step);
@@ -225,7 +225,7 @@ static adamw_consts adamw_step_consts(const optimizer_config *c, double lr, long
  *   p *= 1 - lr wd;  m = m b1 + (1 - b1) g;  v = v b2 + (1 - b2) g g;
  *   p += -(lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps)
  * Returns the entries skipped by the threshold. */
-static long adamw_tensor(float *p, const float *g, float *m, float *v, long n, const adamw_consts *c)
+long adamw_tensor(float *p, const float *g, float *m, float *v, long n, const adamw_consts *c)
 {
     long skipped = 0;
 #pragma omp parallel for schedule(static) if (n >= PARALLEL_MIN) reduction(+ : skipped)

@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nn/adamw8bit.h"
 #include "nn/params.h"
 
 typedef enum { OPTIMIZER_ADAMW, OPTIMIZER_ADAMW_8BIT, OPTIMIZER_SGD, OPTIMIZER_ADAFACTOR } optimizer_kind;
@@ -82,6 +83,13 @@ void optimizer_free(optimizer *o);
 
 /* One update of every trainable tensor with learning rate lr. */
 void optimizer_step(optimizer *o, param_set *ps, double lr);
+
+/* AdamW's constants for step `step` (1-based) of a tensor that decays or not,
+ * as torch computes them (the GPU's optimizer kernels use them too). */
+adamw_consts adamw_step_consts(const optimizer_config *c, double lr, long step, int decay);
+/* One AdamW update of n values with those constants (p, m, v updated in place);
+ * returns the entries left alone because their gradient was under c->threshold. */
+long adamw_tensor(float *p, const float *g, float *m, float *v, long n, const adamw_consts *c);
 
 /* Bytes of optimizer state: the evidence of the `optimizer` knob. */
 size_t optimizer_state_bytes(const optimizer *o);

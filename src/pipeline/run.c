@@ -131,6 +131,17 @@ static gt_status set_threads(gt_pipeline_ctx *p, gt_error *err)
     return st;
 }
 
+/* system.device cuda: a machine without a usable GPU is told before any stage
+ * runs, with the reason, rather than after the data is read and tokenized. */
+static gt_status check_device(const gt_pipeline_spec *s, gt_error *err)
+{
+    gt_error why = {0};
+    if (!s->device || strcmp(s->device, "cuda") || gt_nn_device_check(GT_NN_CUDA, NULL, &why) == GT_OK)
+        return GT_OK;
+    return gt_config_error(s->config, gt_config_get(s->config, "system.device"), "system.device", err, why.status, "%s",
+                           why.message);
+}
+
 typedef gt_status (*stage_fn)(gt_pipeline_ctx *p, gt_error *err);
 
 static gt_status save_stage(gt_pipeline_ctx *p, gt_error *err)
@@ -236,6 +247,8 @@ gt_status gt_pipeline_run(const gt_pipeline_spec *spec, gt_knob_set *knobs, cons
     gt_run_options_init(&defaults);
     gt_pipeline_ctx p;
     gt_status st = ctx_init(&p, spec, knobs, o ? o : &defaults, err);
+    if (st == GT_OK)
+        st = check_device(spec, err);
     if (st == GT_OK)
         st = gt_knob_set_check_available(knobs, err);
     if (st == GT_OK)

@@ -144,6 +144,7 @@ gt_status pl_stage_load(gt_pipeline_ctx *p, gt_error *err)
                 "expected for an encoder without a classification head", s->model_from, report.missing,
                 report.missing == 1 ? "" : "s", report.first_missing);
     p->nn = gt_nn_model_options(p->model);
+    p->nn.device = s->device && !strcmp(s->device, "cuda") ? GT_NN_CUDA : GT_NN_CPU;
     if ((st = pl_hooks_run(p, GT_HOOK_LOAD, err)) != GT_OK ||
         (st = gt_nn_model_set_options(p->model, &p->nn, err)) != GT_OK)
         return st;
