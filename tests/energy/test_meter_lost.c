@@ -34,6 +34,15 @@ static void vanish(void)
     CHECK_EQ_INT(unlink(fake_rapl_file(root, "intel-rapl:0", "energy_uj")), 0);
 }
 
+/* Moves the counter file aside (away) or back: the meter fails meanwhile. */
+static void counter_away(int away)
+{
+    char path[4200], moved[4200];
+    snprintf(path, sizeof path, "%s", fake_rapl_file(root, "intel-rapl:0", "energy_uj"));
+    snprintf(moved, sizeof moved, "%s.away", path);
+    CHECK_EQ_INT(away ? rename(path, moved) : rename(moved, path), 0);
+}
+
 /* Each task's process share (scope process, this test's own tree on the real
  * /proc) is part of its window, and none where the window has no energy. */
 static void check_process_shares(const gt_energy_result *r)
@@ -119,12 +128,9 @@ static void test_transient_failure_leaves_complete_windows(void)
         return;
     fake_rapl_task(m, 1, "a");
     burn(3);
-    const char *path = fake_rapl_file(root, "intel-rapl:0", "energy_uj");
-    char moved[4200];
-    snprintf(moved, sizeof moved, "%s.away", path);
-    CHECK_EQ_INT(rename(path, moved), 0);
+    counter_away(1);
     fake_rapl_task(m, 1, "b"); /* its start is lost: b counts no energy */
-    CHECK_EQ_INT(rename(moved, path), 0);
+    counter_away(0);
     burn(4);
     fake_rapl_task(m, 0, "a");
     fake_rapl_task(m, 0, "b");
@@ -158,10 +164,7 @@ static void test_nested_tasks_across_a_gap(void)
     fake_rapl_task(m, 1, "train");
     burn(2);
     fake_rapl_task(m, 0, "train");
-    const char *path = fake_rapl_file(root, "intel-rapl:0", "energy_uj");
-    char moved[4200];
-    snprintf(moved, sizeof moved, "%s.away", path);
-    CHECK_EQ_INT(rename(path, moved), 0);
+    counter_away(1);
     gt_energy_result snap;
     gt_error err = {0};
     CHECK_MSG(gt_measurement_snapshot(m, &snap, &err) == GT_OK, "snapshot: %s", err.message);
@@ -176,7 +179,7 @@ static void test_nested_tasks_across_a_gap(void)
     CHECK(f.task[0] == '\0'); /* no forecast from a lost reading */
     fake_rapl_task(m, 1, "eval");
     fake_rapl_task(m, 0, "eval");
-    CHECK_EQ_INT(rename(moved, path), 0);
+    counter_away(0);
     burn(4);
     CHECK_MSG(gt_measurement_progress(m, "epoch", 0.875, &f, &err) == GT_OK, "progress: %s", err.message);
     CHECK_EQ_STR(f.task, "epoch");
