@@ -10,6 +10,7 @@
 #include "greentune/fileio.h"
 #include "io/config_internal.h"
 #include "io/io_internal.h"
+#include "util/text.h"
 
 /* --- construction ------------------------------------------------------------ */
 
@@ -447,40 +448,13 @@ gt_status gt_config_set(gt_config *cfg, const char *assignment, gt_error *err)
 
 /* --- unknown keys -------------------------------------------------------------- */
 
-/* Optimal string alignment distance (edits, with adjacent swaps) of short keys. */
-static int edit_distance(const char *a, const char *b)
-{
-    enum { MAX = 64 };
-    size_t n = strlen(a), m = strlen(b);
-    if (n >= MAX || m >= MAX)
-        return MAX;
-    int d[MAX][MAX];
-    for (size_t i = 0; i <= n; i++)
-        d[i][0] = (int)i;
-    for (size_t j = 0; j <= m; j++)
-        d[0][j] = (int)j;
-    for (size_t i = 1; i <= n; i++)
-        for (size_t j = 1; j <= m; j++) {
-            int cost = a[i - 1] != b[j - 1];
-            int best = d[i - 1][j - 1] + cost;
-            if (d[i - 1][j] + 1 < best)
-                best = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < best)
-                best = d[i][j - 1] + 1;
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
-                best = d[i - 2][j - 2] + 1;
-            d[i][j] = best;
-        }
-    return d[n][m];
-}
-
 static const char *closest(const char *key, const char *const *allowed)
 {
     const char *best = NULL;
     int best_distance = strlen(key) >= 4 ? 2 : 1;
     for (; *allowed; allowed++) {
-        int d = edit_distance(key, *allowed);
-        if (d <= best_distance && (!best || d < edit_distance(key, best)))
+        int d = text_edit_distance(key, *allowed);
+        if (d <= best_distance && (!best || d < text_edit_distance(key, best)))
             best = *allowed, best_distance = d;
     }
     return best;

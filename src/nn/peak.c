@@ -12,6 +12,7 @@
 #include "nn/arena.h"
 #include "nn/matmul.h"
 #include "nn/peak.h"
+#include "util/cpuinfo.h"
 
 #define CACHE_FILE "gemm-peak.tsv"
 #define CACHE_MAX_BYTES (256 * 1024)
@@ -27,34 +28,6 @@ static double now_s(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-/* "AMD EPYC 9B14" from /proc/cpuinfo (tabs and newlines cannot occur: they
- * would break the cache file's format). */
-static void cpu_model(char *out, size_t len)
-{
-    snprintf(out, len, "unknown-cpu");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f)
-        return;
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "model name", 10) != 0)
-            continue;
-        const char *v = strchr(line, ':');
-        if (!v)
-            break;
-        v++;
-        while (*v == ' ')
-            v++;
-        snprintf(out, len, "%s", v);
-        out[strcspn(out, "\r\n")] = '\0';
-        for (char *c = out; *c; c++)
-            if (*c == '\t')
-                *c = ' ';
-        break;
-    }
-    fclose(f);
 }
 
 static void fill(void *p, size_t bytes)
@@ -291,7 +264,7 @@ gt_status gt_nn_gemm_peak(gt_nn_precision p, int threads, const gt_nn_peak_optio
     if (st != GT_OK)
         return st;
     char cpu[CPU_MODEL_MAX], key[256];
-    cpu_model(cpu, sizeof cpu);
+    cpuinfo_model(cpu, sizeof cpu, "unknown-cpu");
     make_key(key, sizeof key, cpu, threads, p);
     cpu_peak c = {p, threads};
     return peak_cached(options, CACHE_FILE, key, measure_cpu, &c, peak, err);
