@@ -168,6 +168,7 @@ static gt_status measured_stages(gt_pipeline_ctx *p, gt_energy_result *energy, g
     gt_status st = gt_measurement_start(&mo, &m, err);
     if (st != GT_OK)
         return st;
+    p->measurement = m;
     for (size_t i = 0; i < sizeof stages / sizeof stages[0] && st == GT_OK; i++) {
         if ((st = pl_check_stop(p, stages[i].name, err)) != GT_OK ||
             (st = gt_measurement_task_start(m, stages[i].name, err)) != GT_OK)
@@ -180,6 +181,7 @@ static gt_status measured_stages(gt_pipeline_ctx *p, gt_energy_result *energy, g
             st = stopped;
         }
     }
+    p->measurement = NULL;
     if (st != GT_OK) {
         gt_measurement_abort(m);
         return st;

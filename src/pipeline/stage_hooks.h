@@ -85,6 +85,7 @@ typedef struct gt_pipeline_ctx {
     const gt_pipeline_spec *spec;
     gt_knob_set *knobs;
     const gt_run_options *opt;
+    gt_measurement *measurement; /* the stages' measurement (the train stage reports its progress to it) */
     /* data */
     gt_dataset *ds;
     gt_split split;

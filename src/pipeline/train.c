@@ -145,6 +145,19 @@ static void note_batch_size(gt_pipeline_ctx *p, trainer *t, size_t rows, int tai
     t->last_batch = rows;
 }
 
+/* The train stage's progress for the energy forecast (tasks.train.forecast):
+ * the first step is the warm-up (0: shapes planned, memory laid out), then the
+ * share of the planned steps. A forecast is a by-product: its failure never
+ * stops training. */
+static void report_to_measurement(gt_pipeline_ctx *p, const trainer *t)
+{
+    if (!p->measurement || t->total <= 0)
+        return;
+    double fraction = t->step <= 1 ? 0.0 : (double)t->step / (double)t->total;
+    gt_error ignored = {0};
+    gt_measurement_progress(p->measurement, "train", fraction > 1.0 ? 1.0 : fraction, NULL, &ignored);
+}
+
 /* One optimizer step over the micro-batches [from, to) of the epoch. Each
  * micro-batch's loss is weighted by its share of the step's rows, so k
  * micro-batches give the gradient of one batch of all their rows. */
@@ -181,6 +194,7 @@ static gt_status train_step(gt_pipeline_ctx *p, trainer *t, pl_feed *feed, size_
     gt_nn_model_info_get(p->model, &after);
     for (int k = 0; k < GT_NN_PRECISIONS; k++)
         p->trained.matmul_flops[k] += after.matmul_flops[k] - before.matmul_flops[k];
+    report_to_measurement(p, t);
     char rate[16]; /* loss first: a narrow terminal cuts the end of the line */
     gt_progress_report(&p->opt->progress, "train", (uint64_t)t->step, (uint64_t)t->total,
                        "loss %.4f, %s tok/s, epoch %d/%d", t->loss_sum / (double)t->loss_count,
