@@ -21,14 +21,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_check_message(err.message);
         return 0;
     }
-    gt_tokenizer_facts f;
-    if (gt_tokenizer_facts_from_tree(root, "fuzz.json", &f, &err) == GT_OK) {
+    gt_hf_tokenizer_facts f;
+    if (gt_hf_tokenizer_facts_from_tree(root, "fuzz.json", &f, &err) == GT_OK) {
         FUZZ_ASSERT(f.special_count <= f.added_tokens);
         check_display(f.unk_token, sizeof f.unk_token);
         check_display(f.subword_prefix, sizeof f.subword_prefix);
         check_display(f.normalizer, sizeof f.normalizer);
         check_display(f.pre_tokenizer, sizeof f.pre_tokenizer);
-        for (size_t i = 0; i < f.special_count && i < GT_TOKENIZER_FACTS_SPECIALS; i++)
+        for (size_t i = 0; i < f.special_count && i < GT_HF_TOKENIZER_SPECIALS; i++)
             check_display(f.specials[i], sizeof f.specials[i]);
     } else {
         fuzz_check_message(err.message);
