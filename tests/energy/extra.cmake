@@ -29,9 +29,9 @@ add_test(NAME energy_bench_monitor_overhead COMMAND monitor_overhead 1)
 set_tests_properties(energy_bench_monitor_overhead PROPERTIES LABELS "energy;bench" TIMEOUT 120
   ENVIRONMENT "${GREENTUNE_TEST_ENV}")
 
-# These two drive fake counters from the test's own clock and the measured
+# These drive fake counters from the test's own clock and the measured
 # process's CPU time: alone on the machine, no other test steals their cycles.
-foreach(name calibrate_cli thermal_cli)
+foreach(name calibrate_cli thermal_cli file_meter)
   if(TEST energy_test_${name})
     set_tests_properties(energy_test_${name} PROPERTIES RUN_SERIAL TRUE)
   endif()
