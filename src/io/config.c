@@ -378,6 +378,29 @@ static gt_status walk_for_set(gt_config *cfg, const char *key, const char *sourc
     }
 }
 
+static int key_segments(const char *key)
+{
+    int n = 1;
+    for (; *key; key++)
+        n += *key == '.';
+    return n;
+}
+
+/* Levels of mappings and lists in a tree: 0 for a scalar. Recursion is bounded
+ * by the parsers' depth limit. */
+static int nesting(const cJSON *node)
+{
+    if (!cJSON_IsObject(node) && !cJSON_IsArray(node))
+        return 0;
+    int deepest = 0;
+    for (const cJSON *c = node->child; c; c = c->next) {
+        int d = nesting(c);
+        if (d > deepest)
+            deepest = d;
+    }
+    return 1 + deepest;
+}
+
 /* Puts value under container[name]: replaces a mapping's key or a list item,
  * or appends right after a list's end. Consumes value. */
 static gt_status place(cJSON *container, const char *name, cJSON *value, const char *source, gt_error *err)
@@ -429,15 +452,20 @@ gt_status gt_config_set(gt_config *cfg, const char *assignment, gt_error *err)
         return gt_io_error(err, GT_ERR_NOMEM, "out of memory");
     cJSON *container, *value = NULL;
     const char *last;
-    gt_status status = walk_for_set(cfg, key, source, &container, &last, err);
-    if (status == GT_OK)
-        status = gt_yaml_parse(cfg, eq + 1, strlen(eq + 1), source, 0, &value, err);
+    gt_status status = gt_yaml_parse(cfg, eq + 1, strlen(eq + 1), source, 0, &value, err);
     if (status == GT_OK && !value) {
         /* "key=" sets null, which the getters read as "use the default". */
         value = cJSON_CreateNull();
         if (!value || !gt_config_note(cfg, value, source, 0, 0, 0, 0))
             status = gt_io_error(err, GT_ERR_NOMEM, "out of memory");
     }
+    /* Every tree must stay within the parsers' depth, or it could not be
+     * written out and read back (a run record embeds it; found by
+     * fuzz_config_set): the value sits inside one container per key segment. */
+    if (status == GT_OK && key_segments(key) + nesting(value) > GT_CONFIG_MAX_DEPTH)
+        status = gt_io_error(err, GT_ERR_INVALID, "%s: nested more than %d levels deep", source, GT_CONFIG_MAX_DEPTH);
+    if (status == GT_OK)
+        status = walk_for_set(cfg, key, source, &container, &last, err);
     if (status == GT_OK)
         status = place(container, last, value, source, err);
     else
