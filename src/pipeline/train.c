@@ -32,6 +32,7 @@ typedef struct {
     size_t last_batch;          /* the batch size of the last step (for the schedule) */
     pl_feed_stats feed;
     cJSON *epochs, *validations, *schedule_json;
+    gt_forecast forecast;       /* the train stage's latest energy forecast (fraction 0: none yet) */
 } trainer;
 
 static double now_s(void)
@@ -149,13 +150,27 @@ static void note_batch_size(gt_pipeline_ctx *p, trainer *t, size_t rows, int tai
  * the first step is the warm-up (0: shapes planned, memory laid out), then the
  * share of the planned steps. A forecast is a by-product: its failure never
  * stops training. */
-static void report_to_measurement(gt_pipeline_ctx *p, const trainer *t)
+static void report_to_measurement(gt_pipeline_ctx *p, trainer *t)
 {
     if (!p->measurement || t->total <= 0)
         return;
     double fraction = t->step <= 1 ? 0.0 : (double)t->step / (double)t->total;
     gt_error ignored = {0};
-    gt_measurement_progress(p->measurement, "train", fraction > 1.0 ? 1.0 : fraction, NULL, &ignored);
+    gt_forecast f;
+    if (gt_measurement_progress(p->measurement, "train", fraction > 1.0 ? 1.0 : fraction, &f, &ignored) == GT_OK &&
+        fraction > 0)
+        t->forecast = f;
+}
+
+/* ", train ~ 812 J estimated" once a forecast exists: what the stage will cost. */
+static const char *forecast_text(const trainer *t, char *buf, size_t size)
+{
+    char joules[16];
+    buf[0] = '\0';
+    if (t->forecast.fraction > 0)
+        snprintf(buf, size, ", train ~ %s J%s", gt_progress_si(t->forecast.task_energy_j, joules, sizeof joules),
+                 t->forecast.estimated ? " estimated" : "");
+    return buf;
 }
 
 /* One optimizer step over the micro-batches [from, to) of the epoch. Each
@@ -195,11 +210,11 @@ static gt_status train_step(gt_pipeline_ctx *p, trainer *t, pl_feed *feed, size_
     for (int k = 0; k < GT_NN_PRECISIONS; k++)
         p->trained.matmul_flops[k] += after.matmul_flops[k] - before.matmul_flops[k];
     report_to_measurement(p, t);
-    char rate[16]; /* loss first: a narrow terminal cuts the end of the line */
+    char rate[16], forecast[48]; /* loss first: a narrow terminal cuts the end of the line */
     gt_progress_report(&p->opt->progress, "train", (uint64_t)t->step, (uint64_t)t->total,
-                       "loss %.4f, %s tok/s, epoch %d/%d", t->loss_sum / (double)t->loss_count,
+                       "loss %.4f, %s tok/s, epoch %d/%d%s", t->loss_sum / (double)t->loss_count,
                        gt_progress_si(t->compute_s > 0 ? p->trained.real_tokens / t->compute_s : 0, rate,
-                                      sizeof rate), epoch + 1, s->epochs);
+                                      sizeof rate), epoch + 1, s->epochs, forecast_text(t, forecast, sizeof forecast));
     return GT_OK;
 }
 

@@ -141,6 +141,9 @@ def main():
     predictions = [json.loads(line) for line in open(os.path.join(d, "predictions.jsonl"))]
     check_contract(r)
     check_forecast(r)
+    # the progress line shows the train stage's forecast once there is one (the last line: the run's end)
+    shown = [line for line in se.splitlines() if line.startswith("train: ") and "train ~ " in line]
+    c.check(shown and shown[-1].rstrip().endswith("J estimated"), "no forecast in the train progress: %r" % se[-800:])
     check_sums(r)
     check_metrics(r, predictions)
     check_checkpoint(d, out, r, predictions)
