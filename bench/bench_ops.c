@@ -50,7 +50,7 @@ static struct {
 } t;
 
 static int repeats = 5;
-static attention_shape shape = {B, T, H, D, 0, 0.125f};
+static attention_shape shape = {B, T, H, D, 0, 0.125f, 0};
 
 static void op_embedding(void)
 {

@@ -13,8 +13,9 @@ libopenmpi-dev openmpi-bin"
 # (for example from NodeSource, whose nodejs package conflicts with Debian's npm)
 # keeps its own.
 command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES npm"
-# Tests only: the PyTorch parity tests, sanitizers and fuzzers (clang's runtime).
-PACKAGES="$PACKAGES python3 python3-torch python3-numpy clang libclang-rt-14-dev"
+# Tests only: the PyTorch parity tests, sanitizers and fuzzers (clang's runtime;
+# LLVM's OpenMP runtime, which the clang-built fuzz targets link).
+PACKAGES="$PACKAGES python3 python3-torch python3-numpy clang libclang-rt-14-dev libomp-14-dev"
 # Tests only: SciPy checks the statistics; headless Chromium renders the HTML report.
 PACKAGES="$PACKAGES python3-scipy chromium"
 # Tests only: the reference tokenizer's Unicode regular expressions (\p{L}, \p{N}).

@@ -66,6 +66,12 @@ GT_API void gt_batcher_epoch(gt_batcher *b, unsigned epoch);
 GT_API size_t gt_batcher_count(const gt_batcher *b);
 /* Fills batch i of the current epoch (batch from gt_batch_init). */
 GT_API gt_status gt_batcher_get(const gt_batcher *b, size_t i, gt_batch *batch, gt_error *err);
+/* Fills batch with the rows [first, first + rows) of the current epoch's order,
+ * 0 < rows <= batch_size: batches of any size over the same order (a batch
+ * size that grows during training). gt_batcher_get(b, i) is rows
+ * [i B, i B + B). */
+GT_API gt_status gt_batcher_get_rows(const gt_batcher *b, size_t first, size_t rows, gt_batch *batch,
+                                     gt_error *err);
 /* Real and padding tokens over the current epoch's batches, without building them. */
 GT_API void gt_batcher_padding(const gt_batcher *b, gt_padding_stats *stats);
 

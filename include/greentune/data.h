@@ -83,6 +83,11 @@ GT_API const char *gt_data_format_name(gt_data_format format);
 
 /* Reads a whole data set. Fails on an empty set and on a class with no samples. */
 GT_API gt_status gt_dataset_load(gt_dataset **out, const gt_data_options *opt, gt_error *err);
+/* The same over a file's contents in memory, for the formats that are one file
+ * (csv, jsonl, json); opt->path only names the text in messages. The fuzzing
+ * entry point. */
+GT_API gt_status gt_dataset_parse(gt_dataset **out, const gt_data_options *opt, const void *data, size_t len,
+                                  gt_error *err);
 GT_API void gt_dataset_free(gt_dataset *ds);
 
 /* Copies in[0..len) to a new NUL-terminated buffer, replacing each maximal

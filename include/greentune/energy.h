@@ -130,6 +130,8 @@ typedef struct {
     double progress;         /* last progress of the current or last run; -1 = never reported */
     int has_forecast;        /* forecast: kept when progress first reached forecast_at */
     gt_forecast forecast;
+    int incomplete;          /* the meter failed at one of its boundaries: the energy (and the process
+                                share) counts only up to the meter's last good reading (a lower bound) */
 } gt_task_result;
 
 /* The measured process tree's share of the machine's energy. */
@@ -200,6 +202,9 @@ typedef struct {
     gt_idle_baseline idle;
     gt_thermal_report thermal;
     double power_w[GT_COMPONENTS]; /* snapshots: mean power over the last sampling interval */
+    int incomplete; /* the meter failed at the end, or for a snapshot now (a counter file vanished, NVML
+                       lost): total.energy_j and the process share stop at its last good reading (a
+                       lower bound); the duration is the real one. Tasks say the same for themselves. */
 } gt_energy_result;
 
 GT_API void gt_energy_result_free(gt_energy_result *r);

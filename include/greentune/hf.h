@@ -16,7 +16,7 @@
  * Hugging Face model directory). */
 GT_API gt_status gt_hf_load_config(const char *model_dir, gt_config **out, gt_error *err);
 
-#define GT_TOKENIZER_FACTS_SPECIALS 16
+#define GT_HF_TOKENIZER_SPECIALS 16
 
 typedef struct {
     char model[16];               /* WordPiece, BPE, Unigram or WordLevel */
@@ -24,7 +24,7 @@ typedef struct {
     size_t merges;                /* BPE merges */
     size_t added_tokens;          /* entries of added_tokens */
     size_t special_count;         /* special added tokens, all of them... */
-    char specials[GT_TOKENIZER_FACTS_SPECIALS][48]; /* ...and the first few, as written */
+    char specials[GT_HF_TOKENIZER_SPECIALS][48]; /* ...and the first few, as written */
     char unk_token[48];           /* model.unk_token, "" when none */
     char subword_prefix[16];      /* WordPiece continuing_subword_prefix ("##") */
     char normalizer[128];         /* "BertNormalizer", "Sequence(NFC, Lowercase)", "" for none */
@@ -34,13 +34,13 @@ typedef struct {
     int lowercase;                /* 1 when the normalizer lowercases */
     long truncation_max_length;   /* 0 when no truncation is configured */
     int padding;                  /* 1 when padding is configured */
-} gt_tokenizer_facts;
+} gt_hf_tokenizer_facts;
 
 /* Reads the facts from a tokenizer.json file, or from its parsed tree (label
  * names it in messages). An unknown model type, a missing or malformed vocab,
  * or malformed added_tokens is an error. */
-GT_API gt_status gt_tokenizer_facts_read(const char *path, gt_tokenizer_facts *facts, gt_error *err);
-GT_API gt_status gt_tokenizer_facts_from_tree(const cJSON *root, const char *label, gt_tokenizer_facts *facts,
+GT_API gt_status gt_hf_tokenizer_facts_read(const char *path, gt_hf_tokenizer_facts *facts, gt_error *err);
+GT_API gt_status gt_hf_tokenizer_facts_from_tree(const cJSON *root, const char *label, gt_hf_tokenizer_facts *facts,
                                               gt_error *err);
 
 #endif

@@ -205,11 +205,14 @@ typedef struct {
 
 GT_API const gt_clock *gt_clock_system(void);
 
+struct gt_pipeline_spec;
+
 typedef struct {
     const gt_clock *clock;     /* NULL: the system clock */
     const char *base_dir;      /* relative file parameters (forecast) start here; NULL: cwd */
     void (*log)(void *ctx, const char *line); /* progress lines (may be NULL) */
     void *log_ctx;
+    const struct gt_pipeline_spec *pipeline; /* the run's pipeline: a dry run says what changes in it (may be NULL) */
 } gt_knob_context;
 
 /* Writes what each knob of the set would change, one paragraph per knob, without

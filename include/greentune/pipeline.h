@@ -66,7 +66,7 @@ GT_API const char *gt_metrics_single_class_warning(const gt_metrics *m, const ch
 
 /* Every setting of a pipeline file (design.md), typed and checked; paths are
  * resolved against the file's directory. Strings point into the parsed tree. */
-typedef struct {
+typedef struct gt_pipeline_spec {
     gt_config *config;              /* the file with its --set overrides (for messages) */
     /* data */
     gt_data_options data;           /* format, path, fields, label mapping */
@@ -94,7 +94,7 @@ typedef struct {
     size_t batch;
     double lr, warmup, weight_decay, clip;
     uint64_t seed;
-    const char *optimizer;          /* adamw | adamw8bit | sgd */
+    const char *optimizer;          /* adamw | adamw8bit | sgd | adafactor */
     const char *schedule;           /* linear (warmup, then decay to 0) | cosine | constant */
     long max_steps;                 /* 0: epochs decide */
     /* eval */
@@ -103,6 +103,7 @@ typedef struct {
     int threads;                    /* 0: OpenMP's default */
     const char *meter;              /* energy.h meter spec */
     int interval_ms;
+    const char *device;             /* cpu | cuda: where the model trains and evaluates */
     const cJSON *knobs;             /* the knobs: mapping, or NULL */
     int data_parallel;              /* train.data_parallel: 1 true, 0 false, -1 auto (several MPI ranks) */
 } gt_pipeline_spec;

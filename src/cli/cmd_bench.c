@@ -18,7 +18,8 @@ static void usage(FILE *out)
 {
     fputs("usage: greentune bench [--arch bert|modernbert] [--layers N] [--dim D] [--heads H]\n"
           "                       [--ffn F] [--seq S] [--batch B] [--vocab V]\n"
-          "                       [--precision fp32|bf16|int8] [--mode train|infer]\n"
+          "                       [--precision fp32|bf16|int8|fp16|tf32] [--mode train|infer]\n"
+          "                       [--device cpu|cuda] [--attention standard|fused] [--profile]\n"
           "                       [--steps N] [--threads T] [--json FILE]\n"
           "\n"
           "Times training steps (forward, backward, AdamW update) or inference batches of a\n"
@@ -37,7 +38,14 @@ static void usage(FILE *out)
           "  --heads H        attention heads (4)         --ffn F      FFN size (1024)\n"
           "  --seq S          tokens per sequence (256)   --batch B    sequences per step (16)\n"
           "  --vocab V        vocabulary size (8192)\n"
-          "  --precision P    matmul precision: fp32 (default), bf16, int8 (inference only)\n"
+          "  --precision P    matmul precision: fp32 (default), bf16, int8 (inference only);\n"
+          "                   with --device cuda also fp16 and tf32\n"
+          "  --device D       cpu (default) or cuda: the GPU (cuBLASLt and greentune's kernels);\n"
+          "                   the peak is then the GPU's, measured with cuBLASLt and cached in\n"
+          "                   ~/.cache/greentune/gpu-gemm-peak.tsv\n"
+          "  --attention A    standard (default up to seq 1024) or fused\n"
+          "  --profile        cuda: after the timed steps, 3 more with every op timed, and the\n"
+          "                   device time by kind of op (gemm, attn_gemm, attention, norm, ...)\n"
           "  --mode M         train (default) or infer\n"
           "  --steps N        timed steps (10)\n"
           "  --threads T      threads (default: all the engine may use)\n"
@@ -49,9 +57,13 @@ static void usage(FILE *out)
 typedef struct {
     gt_nn_config cfg;
     gt_nn_precision precision;
-    int train, steps, threads, batch, seq;
+    gt_nn_device device;
+    gt_nn_attention attention;
+    int train, steps, threads, batch, seq, profile;
     const char *json;
 } bench_opts;
+
+#define PROFILE_STEPS 3
 
 static double now_s(void)
 {
@@ -77,12 +89,14 @@ static int parse(int argc, char **argv, bench_opts *o)
         {"precision", required_argument, NULL, 'p'}, {"mode", required_argument, NULL, 'm'},
         {"steps", required_argument, NULL, 'n'},  {"threads", required_argument, NULL, 't'},
         {"json", required_argument, NULL, 'j'},   {"help", no_argument, NULL, 'h'},
+        {"device", required_argument, NULL, 'D'}, {"attention", required_argument, NULL, 'A'},
+        {"profile", no_argument, NULL, 'P'},
         {NULL, 0, NULL, 0}};
     gt_nn_arch arch = GT_NN_BERT;
     long layers = 4, dim = 256, heads = 4, ffn = 1024, vocab = 8192, v;
     gt_error err = {0};
     *o = (bench_opts){.precision = GT_NN_FP32, .train = 1, .steps = 10, .threads = gt_nn_threads(), .batch = 16,
-                      .seq = 256};
+                      .seq = 256, .attention = (gt_nn_attention)-1};
     int c;
     optind = 1;
     opterr = 1;
@@ -127,6 +141,16 @@ static int parse(int argc, char **argv, bench_opts *o)
             o->train = !strcmp(optarg, "train");
             break;
         case 'j': o->json = optarg; break;
+        case 'D':
+            if (gt_nn_device_parse(optarg, &o->device, &err) != GT_OK)
+                return cli_fail(CLI_EXIT_USAGE, "--device: %s", err.message);
+            break;
+        case 'A':
+            if (strcmp(optarg, "standard") && strcmp(optarg, "fused"))
+                return cli_fail(CLI_EXIT_USAGE, "--attention: '%s' is not a kernel (use standard or fused)", optarg);
+            o->attention = strcmp(optarg, "fused") ? GT_NN_ATTN_STANDARD : GT_NN_ATTN_FUSED;
+            break;
+        case 'P': o->profile = 1; break;
         case 'h': usage(stdout); return -1;
         default: return cli_usage_error("bench");
         }
@@ -135,6 +159,13 @@ static int parse(int argc, char **argv, bench_opts *o)
         return cli_fail(CLI_EXIT_USAGE, "bench: unexpected argument '%s'; see 'greentune bench --help'", argv[optind]);
     if (o->train && o->precision == GT_NN_INT8)
         return cli_fail(CLI_EXIT_USAGE, "--precision int8: inference only (add --mode infer, or train in fp32 or bf16)");
+    if (o->device == GT_NN_CPU && (o->precision == GT_NN_FP16 || o->precision == GT_NN_TF32))
+        return cli_fail(CLI_EXIT_USAGE, "--precision %s: GPU only (add --device cuda, or use bf16 or fp32)",
+                        gt_nn_precision_name(o->precision));
+    if (o->profile && o->device != GT_NN_CUDA)
+        return cli_fail(CLI_EXIT_USAGE, "--profile: times GPU ops (add --device cuda)");
+    if ((int)o->attention < 0)   /* the straightforward kernel is the faster one at the lengths the engine trains at */
+        o->attention = o->seq > 1024 ? GT_NN_ATTN_FUSED : GT_NN_ATTN_STANDARD;
     gt_nn_config_default(&o->cfg, arch);
     o->cfg.layers = (int)layers;
     o->cfg.dim = (int)dim;
@@ -154,6 +185,8 @@ typedef struct {
     gt_nn_peak peak;
     float loss_first, loss_last;
     gt_nn_model_info info;
+    gt_nn_device_info device;
+    gt_nn_profile profile;
 } bench_result;
 
 /* One timed unit of work: a training step or an inference batch. */
@@ -177,12 +210,11 @@ static gt_status measure(const bench_opts *o, bench_result *r, gt_error *err)
     gt_status st = gt_nn_model_create(&o->cfg, 1, &m, err);
     if (st != GT_OK)
         return st;
-    /* Standard attention is the faster kernel at the sequence lengths the
-     * engine fine-tunes at; the fused one keeps long sequences in memory. */
     gt_nn_options opt = {.train_precision = o->train ? o->precision : GT_NN_FP32,
                          .infer_precision = o->precision,
-                         .attention = o->seq > 1024 ? GT_NN_ATTN_FUSED : GT_NN_ATTN_STANDARD,
-                         .fused = 1};
+                         .attention = o->attention,
+                         .fused = 1,
+                         .device = o->device};
     size_t n = (size_t)o->batch * o->seq;
     int32_t *ids = malloc(n * sizeof *ids), *labels = malloc((size_t)o->batch * sizeof *labels);
     float *logits = malloc((size_t)o->batch * o->cfg.num_labels * sizeof *logits);
@@ -210,6 +242,14 @@ static gt_status measure(const bench_opts *o, bench_result *r, gt_error *err)
             r->loss_first = loss;
         r->loss_last = loss;
     }
+    /* a few more steps with every device op timed: where the time goes */
+    for (int i = 0; o->profile && i < PROFILE_STEPS && st == GT_OK; i++) {
+        float loss = 0;
+        if ((st = gt_nn_model_profile(m, i == 0, NULL, err)) == GT_OK)
+            st = run_step(m, o, ids, labels, logits, &loss, err);
+    }
+    if (st == GT_OK && o->profile)
+        st = gt_nn_model_profile(m, 0, &r->profile, err);
     if (st != GT_OK)
         goto done;
     double sum = 0;
@@ -252,7 +292,20 @@ static cJSON *result_json(const bench_opts *o, const bench_result *r)
     cJSON_AddNumberToObject(shape, "seq", o->seq);
     cJSON_AddNumberToObject(shape, "batch", o->batch);
     cJSON_AddNumberToObject(shape, "vocab", c->vocab);
-    cJSON_AddStringToObject(j, "attention", o->seq > 1024 ? "fused" : "standard");
+    cJSON_AddStringToObject(j, "attention", gt_nn_attention_name(o->attention));
+    cJSON_AddStringToObject(j, "device", gt_nn_device_name(o->device));
+    if (o->device == GT_NN_CUDA) {
+        cJSON_AddStringToObject(j, "gpu", r->device.name);
+        cJSON_AddStringToObject(j, "gpu_runtime", r->device.runtime);
+        cJSON_AddBoolToObject(j, "emulated", r->device.emulated);
+    }
+    if (o->profile) {
+        cJSON *p = cJSON_AddObjectToObject(j, "device_ms_by_kind");
+        for (int k = 0; k < r->profile.kinds; k++)
+            cJSON_AddNumberToObject(p, r->profile.name[k], r->profile.ms[k] / PROFILE_STEPS);
+        cJSON_AddNumberToObject(j, "fallback_matmuls", (double)r->profile.fallback_matmuls);
+        cJSON_AddNumberToObject(j, "fallback_gflop", r->profile.fallback_gflop);
+    }
     cJSON_AddBoolToObject(j, "fused_kernels", 1);
     cJSON_AddStringToObject(j, "peak_impl", r->peak.impl);
     cJSON_AddBoolToObject(j, "peak_cached", r->peak.cached);
@@ -275,17 +328,36 @@ static void print_result(const bench_opts *o, const bench_result *r)
 {
     const gt_nn_config *c = &o->cfg;
     double gflops = r->flops / r->median_s / 1e9;
+    char where[160];
+    if (o->device == GT_NN_CUDA)
+        snprintf(where, sizeof where, "%s%s", r->device.name, r->device.emulated ? " (emulated: no GPU ran)" : "");
+    else
+        snprintf(where, sizeof where, "%d threads", o->threads);
     printf("greentune bench: %s, %d layers, dim %d, %d heads, ffn %d, vocab %d; batch %d x seq %d; %s %s; "
-           "%d threads\n", gt_nn_arch_name(c->arch), c->layers, c->dim, c->heads, c->ffn, c->vocab, o->batch,
-           o->seq, gt_nn_precision_name(o->precision), o->train ? "train" : "infer", o->threads);
+           "%s attention; %s\n", gt_nn_arch_name(c->arch), c->layers, c->dim, c->heads, c->ffn, c->vocab, o->batch,
+           o->seq, gt_nn_precision_name(o->precision), o->train ? "train" : "infer", gt_nn_attention_name(o->attention),
+           where);
     printf("  step  %9.2f ms   median of %d (best %.2f, mean %.2f; %d warmup steps not timed)\n",
            r->median_s * 1e3, o->steps, r->best_s * 1e3, r->mean_s * 1e3, WARMUP_STEPS);
     printf("  rate  %9.0f tokens/s (best %.0f)\n", (double)o->batch * o->seq / r->median_s,
            (double)o->batch * o->seq / r->best_s);
     printf("  work  %9.2f GFLOP per step -> %.1f GFLOP/s\n", r->flops / 1e9, gflops);
-    printf("  peak  %9.1f GFLOP/s %s on %d threads (%s, %s) -> MFU %.2f\n", r->peak.gflops,
-           gt_nn_precision_name(o->precision), o->threads, r->peak.impl, r->peak.cached ? "cached" : "measured now",
-           r->peak.gflops > 0 ? gflops / r->peak.gflops : 0);
+    if (r->device.emulated)
+        printf("  peak  none: emulated, no GPU ran (no MFU)\n");
+    else
+        printf("  peak  %9.1f GFLOP/s %s on %s (%s, %s) -> MFU %.2f\n", r->peak.gflops,
+               gt_nn_precision_name(o->precision), where, r->peak.impl, r->peak.cached ? "cached" : "measured now",
+               r->peak.gflops > 0 ? gflops / r->peak.gflops : 0);
+    double total = 0;
+    for (int k = 0; k < r->profile.kinds; k++)
+        total += r->profile.ms[k];
+    if (o->profile)
+        printf("  device time by kind of op, per step (%d profiled steps; %ld matmuls, %.3f GFLOP, on the plain "
+               "kernel):\n", PROFILE_STEPS, r->profile.fallback_matmuls, r->profile.fallback_gflop);
+    for (int k = 0; o->profile && k < r->profile.kinds; k++)
+        if (r->profile.calls[k])
+            printf("    %-12s %9.3f ms  %5.1f %%  (%ld ops)\n", r->profile.name[k], r->profile.ms[k] / PROFILE_STEPS,
+                   total > 0 ? 100 * r->profile.ms[k] / total : 0, r->profile.calls[k] / PROFILE_STEPS);
 }
 
 int cmd_bench(int argc, char **argv)
@@ -295,13 +367,15 @@ int cmd_bench(int argc, char **argv)
     if (rc)
         return rc < 0 ? 0 : rc;
     gt_error err = {0};
-    if (gt_nn_set_threads(o.threads, &err) != GT_OK || gt_nn_check_precision(o.precision, NULL, &err) != GT_OK)
-        return cli_fail_error(&err);
     bench_result r;
     memset(&r, 0, sizeof r);
+    if (gt_nn_set_threads(o.threads, &err) != GT_OK || gt_nn_device_check(o.device, &r.device, &err) != GT_OK ||
+        gt_nn_device_check_precision(o.device, o.precision, o.train, &err) != GT_OK)
+        return cli_fail_error(&err);
     if (measure(&o, &r, &err) != GT_OK)
         return cli_fail_error(&err);
-    if (gt_nn_gemm_peak(o.precision, o.threads, NULL, &r.peak, &err) != GT_OK)
+    if (gt_nn_device_gemm_peak(o.device, o.precision, NULL, &r.peak, &err) != GT_OK &&
+        !(o.device == GT_NN_CUDA && r.device.emulated))
         return cli_fail_error(&err);
     print_result(&o, &r);
     if (o.json) {

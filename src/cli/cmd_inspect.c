@@ -124,8 +124,8 @@ static void add_text_or_null(cJSON *o, const char *key, const char *text)
 
 static cJSON *tokenizer_report(const char *path, const cJSON *root, gt_error *err)
 {
-    gt_tokenizer_facts f;
-    if (gt_tokenizer_facts_from_tree(root, path, &f, err) != GT_OK)
+    gt_hf_tokenizer_facts f;
+    if (gt_hf_tokenizer_facts_from_tree(root, path, &f, err) != GT_OK)
         return NULL;
     cJSON *r = cJSON_CreateObject(), *specials = cJSON_CreateArray();
     cJSON_AddStringToObject(r, "path", path);
@@ -133,7 +133,7 @@ static cJSON *tokenizer_report(const char *path, const cJSON *root, gt_error *er
     cJSON_AddNumberToObject(r, "vocab_size", (double)f.vocab_size);
     cJSON_AddNumberToObject(r, "merges", (double)f.merges);
     cJSON_AddNumberToObject(r, "added_tokens", (double)f.added_tokens);
-    for (size_t i = 0; i < f.special_count && i < GT_TOKENIZER_FACTS_SPECIALS; i++)
+    for (size_t i = 0; i < f.special_count && i < GT_HF_TOKENIZER_SPECIALS; i++)
         cJSON_AddItemToArray(specials, cJSON_CreateString(f.specials[i]));
     cJSON_AddItemToObject(r, "special_tokens", specials);
     cJSON_AddNumberToObject(r, "special_tokens_total", (double)f.special_count);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "greentune/config.h"
 #include "greentune/knobs.h"
 
 static void usage(FILE *out)
@@ -213,10 +214,10 @@ int cmd_knobs(int argc, char **argv)
     }
     if (json) {
         cJSON *catalog = gt_knob_catalog_json();
-        char *text = cJSON_Print(catalog);
+        char *text = gt_json_print(catalog);
         if (text)
-            puts(text);
-        cJSON_free(text);
+            fputs(text, stdout); /* it ends with its newline */
+        free(text);
         cJSON_Delete(catalog);
         return text ? 0 : cli_fail(CLI_EXIT_FAILURE, "knobs: out of memory");
     }

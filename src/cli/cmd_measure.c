@@ -18,6 +18,7 @@
 
 #include "cli.h"
 #include "energy_cli.h"
+#include "greentune/config.h"
 #include "greentune/energy.h"
 #include "greentune/fileio.h"
 
@@ -213,15 +214,8 @@ static cJSON *result_json(const measure_args *a, const gt_command_result *r, con
 
 static int write_json(const char *path, const cJSON *o)
 {
-    char *text = o ? cJSON_Print(o) : NULL;
     gt_error err = {0};
-    gt_status s = text ? GT_OK : gt_error_set(&err, GT_ERR_NOMEM, "%s: out of memory", path);
-    if (s == GT_OK) {
-        size_t len = strlen(text);
-        text[len] = '\n'; /* the NUL's byte becomes the file's final newline */
-        s = gt_write_file_atomic(path, text, len + 1, &err);
-    }
-    free(text);
+    gt_status s = o ? gt_json_write_file(path, o, &err) : gt_error_set(&err, GT_ERR_NOMEM, "%s: out of memory", path);
     if (s != GT_OK)
         cli_fail_error(&err);
     return s == GT_OK;

@@ -105,7 +105,9 @@ static void log_line(void *ctx, const char *line)
     fprintf(stderr, "greentune: %s\n", line);
 }
 
-static void print_plan(const gt_pipeline_spec *s, const gt_knob_set *knobs)
+/* The plan; a knob that cannot apply to this pipeline or machine fails the dry
+ * run as it would fail the run (err filled). */
+static gt_status print_plan(const gt_pipeline_spec *s, const gt_knob_set *knobs, gt_error *err)
 {
     printf("pipeline %s (dry run: nothing runs, nothing changes)\n", gt_config_label(s->config));
     printf("  data       %s %s, limit %zu, split %g/%g/%g, seed %llu\n", gt_data_format_name(s->data.format),
@@ -126,10 +128,8 @@ static void print_plan(const gt_pipeline_spec *s, const gt_knob_set *knobs)
            s->optimizer, (unsigned long long)s->seed);
     printf("  eval       batch %zu\n", s->eval_batch);
     printf("  system     threads %d%s, meter %s\n", s->threads, s->threads ? "" : " (OpenMP's default)", s->meter);
-    gt_error err = {0};
-    gt_knob_context ctx = {0};
-    if (knobs->count && gt_knob_set_describe(knobs, &ctx, stdout, &err) != GT_OK)
-        printf("  knobs      %s\n", err.message);
+    gt_knob_context ctx = {.pipeline = s};
+    return knobs->count ? gt_knob_set_describe(knobs, &ctx, stdout, err) : GT_OK;
 }
 
 /* The exit code of a failed run; rank 0 says why (another rank's failure
@@ -189,8 +189,10 @@ static int run(const run_args *a, gt_world *w)
     if ((st = gt_world_agree(w, a->pipeline, st, &err)) != GT_OK) {
         rc = run_failed(w, CLI_EXIT_USAGE, &err); /* a bad file or knob: nothing ran */
     } else if (a->dry_run) {
-        if (gt_world_rank(w) == 0)
-            print_plan(&spec, &knobs);
+        if (gt_world_rank(w) == 0 && print_plan(&spec, &knobs, &err) != GT_OK) {
+            fflush(stdout);
+            rc = cli_fail(CLI_EXIT_FAILURE, "%s", err.message);
+        }
     } else {
         cJSON *record = NULL;
         if ((st = train(a, w, &spec, &knobs, &record, &err)) != GT_OK)

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "greentune/config.h"
 #include "greentune/fileio.h"
 #include "greentune/knobs.h"
 
@@ -101,12 +102,10 @@ void idle_reference_save(double power_w, const gt_temperatures *temps)
     add_temp(o, "cpu_c", temps->cpu_c, temps->cpu_sensors);
     add_temp(o, "gpu_c", temps->gpu_c, temps->gpu_sensors);
     cJSON_AddNumberToObject(o, "time", (double)time(NULL));
-    char *text = cJSON_Print(o);
-    cJSON_Delete(o);
     gt_error err = {0};
-    if (text && gt_write_file_atomic(path, text, strlen(text), &err) != GT_OK)
+    if (gt_json_write_file(path, o, &err) != GT_OK)
         fprintf(stderr, "greentune: warning: %s\n", err.message);
-    free(text);
+    cJSON_Delete(o);
 }
 
 static double temp_of(const cJSON *o, const char *key, int *sensors)

@@ -148,11 +148,24 @@ static const char *delta_text(const gt_delta *d, char *buf, size_t size)
     return buf;
 }
 
+/* text left-aligned in width columns: printf pads by bytes, and "±", "†" and
+ * "Δ" take two or three bytes for one column. */
+static void print_cell(FILE *out, const char *text, int width)
+{
+    int columns = 0;
+    for (const unsigned char *c = (const unsigned char *)text; *c; c++)
+        columns += (*c & 0xC0) != 0x80; /* count the first byte of each character */
+    fprintf(out, "%s%*s ", text, width > columns ? width - columns : 0, "");
+}
+
 static void print_table(const gt_analysis *a, FILE *out)
 {
     const gt_variant_summary *base = a->baseline != GT_NONE ? &a->variants[a->baseline] : NULL;
-    fprintf(out, "%-20s %7s  %-18s %-26s %-14s %-7s %s\n", "variant", "runs", "energy J", "Δ energy %", "time s",
-            "F1", "Δ F1 pts");
+    fprintf(out, "%-20s %7s  ", "variant", "runs");
+    print_cell(out, "energy J", 18);
+    print_cell(out, "Δ energy %", 26);
+    print_cell(out, "time s", 14);
+    fprintf(out, "%-7s %s\n", "F1", "Δ F1 pts");
     for (size_t i = 0; i < a->n_variants; i++) {
         const gt_variant_summary *v = &a->variants[i];
         char runs[32], energy[48], delta[64], time[48], f1[16] = "-", df1[16] = "-";
@@ -161,10 +174,11 @@ static void print_table(const gt_analysis *a, FILE *out)
             snprintf(f1, sizeof f1, "%.3f", v->f1.mean);
         if (base && v != base && v->has_metrics && base->has_metrics && !isnan(v->f1.mean) && !isnan(base->f1.mean))
             snprintf(df1, sizeof df1, "%+.2f", 100 * (v->f1.mean - base->f1.mean));
-        fprintf(out, "%-20.20s %7s  %-18s %-26s %-14s %-7s %s%s\n", v->name, runs,
-                with_ci(&v->energy, 1, energy, sizeof energy),
-                v == base ? "(baseline)" : delta_text(&v->d_energy, delta, sizeof delta),
-                with_ci(&v->duration, 1, time, sizeof time), f1, df1, v->external ? "  (external)" : "");
+        fprintf(out, "%-20.20s %7s  ", v->name, runs);
+        print_cell(out, with_ci(&v->energy, 1, energy, sizeof energy), 18);
+        print_cell(out, v == base ? "(baseline)" : delta_text(&v->d_energy, delta, sizeof delta), 26);
+        print_cell(out, with_ci(&v->duration, 1, time, sizeof time), 14);
+        fprintf(out, "%-7s %s%s\n", f1, df1, v->external ? "  (external)" : "");
         if (v->failed && v->first_error)
             fprintf(out, "%-20s   %zu failed: %.150s\n", "", v->failed, v->first_error);
     }

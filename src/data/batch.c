@@ -55,6 +55,14 @@ gt_status gt_batcher_create(gt_batcher **out, const gt_encoded *enc, const int *
     b->labels = labels;
     b->opt = *opt;
     b->max_len = opt->max_len ? opt->max_len : (longest ? longest : 1);
+    /* gt_batch_init allocates B x T ids: the product must fit (a config's
+     * batch and max_len are the user's numbers). */
+    size_t ids;
+    if (__builtin_mul_overflow(opt->batch_size, b->max_len, &ids) || ids > ((size_t)1 << 40) / sizeof(int32_t)) {
+        gt_batcher_free(b);
+        return gt_error_set(err, GT_ERR_INVALID, "batch: %zu x %zu ids per batch is too large — lower the batch size "
+                            "or max_len", opt->batch_size, opt->max_len ? opt->max_len : longest);
+    }
     b->order = malloc(enc->n * sizeof *b->order);
     b->sort_keys = malloc(enc->n * sizeof *b->sort_keys);
     if (!b->order || !b->sort_keys) {
@@ -139,20 +147,26 @@ size_t gt_batcher_count(const gt_batcher *b)
     return b->n_batches;
 }
 
+/* Columns of the rows [first, first + rows) of the epoch's order. */
+static size_t slice_cols(const gt_batcher *b, size_t first, size_t rows)
+{
+    if (!b->opt.dynamic_padding)
+        return b->max_len;
+    size_t cols = 1;
+    for (size_t r = 0; r < rows; r++) {
+        size_t len = sample_length(b, b->order[first + r]);
+        if (len > cols)
+            cols = len;
+    }
+    return cols;
+}
+
 /* Rows and columns of batch i. */
 static void batch_shape(const gt_batcher *b, size_t i, size_t *rows, size_t *cols)
 {
     size_t B = b->opt.batch_size, first = i * B;
     *rows = first + B <= b->enc->n ? B : b->enc->n - first;
-    *cols = b->max_len;
-    if (b->opt.dynamic_padding) {
-        *cols = 1;
-        for (size_t r = 0; r < *rows; r++) {
-            size_t len = sample_length(b, b->order[first + r]);
-            if (len > *cols)
-                *cols = len;
-        }
-    }
+    *cols = slice_cols(b, first, *rows);
 }
 
 gt_status gt_batch_init(gt_batch *batch, const gt_batcher *b, gt_error *err)
@@ -183,8 +197,16 @@ gt_status gt_batcher_get(const gt_batcher *b, size_t i, gt_batch *batch, gt_erro
 {
     if (i >= b->n_batches)
         return gt_error_set(err, GT_ERR_INVALID, "batch: batch %zu of an epoch of %zu", i, b->n_batches);
-    size_t rows, cols, first = i * b->opt.batch_size;
-    batch_shape(b, i, &rows, &cols);
+    size_t B = b->opt.batch_size, first = i * B;
+    return gt_batcher_get_rows(b, first, first + B <= b->enc->n ? B : b->enc->n - first, batch, err);
+}
+
+gt_status gt_batcher_get_rows(const gt_batcher *b, size_t first, size_t rows, gt_batch *batch, gt_error *err)
+{
+    if (rows == 0 || rows > b->opt.batch_size || first > b->enc->n || rows > b->enc->n - first)
+        return gt_error_set(err, GT_ERR_INVALID, "batch: rows %zu..%zu of an epoch of %zu samples (at most %zu a "
+                            "batch)", first, first + rows, b->enc->n, b->opt.batch_size);
+    size_t cols = slice_cols(b, first, rows);
     batch->B = rows;
     batch->T = cols;
     batch->real_tokens = 0;

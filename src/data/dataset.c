@@ -273,6 +273,36 @@ gt_status gt_dataset_load(gt_dataset **out, const gt_data_options *opt, gt_error
     return status;
 }
 
+gt_status gt_dataset_parse(gt_dataset **out, const gt_data_options *opt, const void *data, size_t len,
+                           gt_error *err)
+{
+    *out = NULL;
+    if (opt->format != GT_DATA_CSV && opt->format != GT_DATA_JSONL && opt->format != GT_DATA_JSON)
+        return gt_error_set(err, GT_ERR_INVALID, "data: format %s is a directory, not one file — use gt_dataset_load",
+                            gt_data_format_name(opt->format));
+    gt_dataset_builder b;
+    gt_status status = gt_builder_init(&b, opt, err);
+    if (status != GT_OK)
+        return status;
+    if (opt->format == GT_DATA_JSON) {
+        status = gt_read_json_array_text(&b, data, len, err);
+    } else {
+        /* The stream readers take a FILE; fmemopen reads the buffer in place. */
+        FILE *f = fmemopen((void *)data, len, "rb");
+        if (!f)
+            status = gt_error_set(err, GT_ERR_NOMEM, "%s: cannot read %zu bytes from memory: %s", b.opt.path, len,
+                                  strerror(errno));
+        else
+            status = opt->format == GT_DATA_CSV ? gt_read_csv_stream(&b, f, err) : gt_read_jsonl_stream(&b, f, err);
+        if (f)
+            fclose(f);
+    }
+    if (status == GT_OK)
+        status = gt_builder_finish(&b, out, err);
+    gt_builder_abort(&b);
+    return status;
+}
+
 static int compare_names(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -365,14 +395,19 @@ gt_status gt_parse_json_file(const char *path, size_t max, cJSON **root, gt_erro
     gt_status status = gt_read_file(path, max, &text, &len, err);
     if (status != GT_OK)
         return status;
-    *root = cJSON_ParseWithLength(text, len);
-    if (!*root) {
-        const char *at = cJSON_GetErrorPtr();
-        size_t line = 1;
-        for (const char *p = text; at && p < at && p < text + len; p++)
-            line += *p == '\n';
-        status = gt_error_set(err, GT_ERR_PARSE, "%s: line %zu: invalid JSON", path, line);
-    }
+    status = gt_parse_json_text(path, text, len, root, err);
     free(text);
     return status;
+}
+
+gt_status gt_parse_json_text(const char *label, const char *text, size_t len, cJSON **root, gt_error *err)
+{
+    *root = cJSON_ParseWithLength(text, len);
+    if (*root)
+        return GT_OK;
+    const char *at = cJSON_GetErrorPtr();
+    size_t line = 1;
+    for (const char *p = text; at && p < at && p < text + len; p++)
+        line += *p == '\n';
+    return gt_error_set(err, GT_ERR_PARSE, "%s: line %zu: invalid JSON", label, line);
 }

@@ -89,7 +89,8 @@ gt_status gt_label_parse_json(const gt_dataset_builder *b, const cJSON *value, c
     }
     if (cJSON_IsNumber(value)) {
         double d = value->valuedouble;
-        if (d == (double)(long long)d && d >= -1e9 && d <= 1e9)
+        /* Range first: converting 1e308 to long long is undefined (found by fuzz_jsonl). */
+        if (d >= -1e9 && d <= 1e9 && d == (double)(long long)d)
             snprintf(text, sizeof text, "%lld", (long long)d);
         else
             snprintf(text, sizeof text, "%.17g", d);

@@ -265,21 +265,25 @@ static gt_status parse(csv_state *s, byte_reader *r, gt_error *err)
 
 gt_status gt_read_csv(gt_dataset_builder *b, gt_error *err)
 {
-    const char *path = b->opt.path;
     FILE *f;
-    gt_status status = gt_open_file(path, &f, err);
+    gt_status status = gt_open_file(b->opt.path, &f, err);
     if (status != GT_OK)
         return status;
+    status = gt_read_csv_stream(b, f, err);
+    fclose(f);
+    return status;
+}
+
+gt_status gt_read_csv_stream(gt_dataset_builder *b, FILE *f, gt_error *err)
+{
+    const char *path = b->opt.path;
     byte_reader *r = calloc(1, sizeof *r);
-    if (!r) {
-        fclose(f);
+    if (!r)
         return gt_error_set(err, GT_ERR_NOMEM, "%s: out of memory", path);
-    }
     r->f = f;
     r->pushed = -1;
     csv_state s = {.b = b, .path = path, .text_col = -1, .label_col = -1, .id_col = -1};
-    status = parse(&s, r, err);
-    fclose(f);
+    gt_status status = parse(&s, r, err);
     free(r);
     gt_bytes_free(&s.record);
     free(s.starts);

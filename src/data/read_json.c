@@ -61,11 +61,19 @@ static int is_blank(const char *s, size_t len)
 
 gt_status gt_read_jsonl(gt_dataset_builder *b, gt_error *err)
 {
-    const char *path = b->opt.path;
     FILE *f;
-    gt_status status = gt_open_file(path, &f, err);
+    gt_status status = gt_open_file(b->opt.path, &f, err);
     if (status != GT_OK)
         return status;
+    status = gt_read_jsonl_stream(b, f, err);
+    fclose(f);
+    return status;
+}
+
+gt_status gt_read_jsonl_stream(gt_dataset_builder *b, FILE *f, gt_error *err)
+{
+    const char *path = b->opt.path;
+    gt_status status = GT_OK;
     gt_bytes line = {0};
     size_t line_no = 0, total = 0;
     int c = 0;
@@ -106,16 +114,31 @@ gt_status gt_read_jsonl(gt_dataset_builder *b, gt_error *err)
     }
     if (status == GT_OK && ferror(f))
         status = gt_error_set(err, GT_ERR_IO, "%s: read error", path);
-    fclose(f);
     gt_bytes_free(&line);
     return status;
 }
 
 gt_status gt_read_json_array(gt_dataset_builder *b, gt_error *err)
 {
+    char *text;
+    size_t len;
+    gt_status status = gt_read_file(b->opt.path, b->opt.max_file_bytes, &text, &len, err);
+    if (status != GT_OK)
+        return status;
+    status = gt_read_json_array_text(b, text, len, err);
+    free(text);
+    return status;
+}
+
+gt_status gt_read_json_array_text(gt_dataset_builder *b, const char *text, size_t len, gt_error *err)
+{
     const char *path = b->opt.path;
     cJSON *root;
-    gt_status status = gt_parse_json_file(path, b->opt.max_file_bytes, &root, err);
+    gt_status status = GT_OK;
+    if (len > b->opt.max_file_bytes)
+        return gt_error_set(err, GT_ERR_NOMEM, "%s: larger than the %zu-byte file limit", path,
+                            b->opt.max_file_bytes);
+    status = gt_parse_json_text(path, text, len, &root, err);
     if (status == GT_ERR_PARSE && err) {
         char reason[GT_ERROR_MESSAGE_MAX];
         memcpy(reason, err->message, sizeof reason);

@@ -26,15 +26,26 @@ static int ends_with(const char *s, const char *suffix)
 
 static gt_status read_message(gt_dataset_builder *b, const char *path, const char *group, int label, gt_error *err)
 {
+    char *contents;
+    size_t len;
+    gt_status status = gt_read_file(path, b->opt.max_record_bytes, &contents, &len, err);
+    if (status != GT_OK)
+        return status;
+    status = gt_read_spamassassin_message(b, contents, len, path, group, label, err);
+    free(contents);
+    return status;
+}
+
+gt_status gt_read_spamassassin_message(gt_dataset_builder *b, const char *contents, size_t len, const char *path,
+                                       const char *group, int label, gt_error *err)
+{
     cJSON *obj;
-    gt_status status = gt_parse_json_file(path, b->opt.max_record_bytes, &obj, err);
-    if (status == GT_ERR_PARSE || (status == GT_OK && !cJSON_IsObject(obj))) {
+    gt_status status = gt_parse_json_text(path, contents, len, &obj, err);
+    if (status != GT_OK || !cJSON_IsObject(obj)) {
         cJSON_Delete(obj);
         return gt_error_set(err, GT_ERR_PARSE, "%s: not a JSON object — the download is damaged; remove the data "
                             "directory and run `make data` again", path);
     }
-    if (status != GT_OK)
-        return status;
     const char *text;
     size_t text_len;
     status = gt_json_text_field(obj, "text", path, &text, &text_len, err);
@@ -45,9 +56,15 @@ static gt_status read_message(gt_dataset_builder *b, const char *path, const cha
                               group);
     if (status == GT_OK) {
         char sample_id[128];
-        size_t id_len = (size_t)snprintf(sample_id, sizeof sample_id, "%s/%s", group,
-                                         cJSON_IsString(id) ? id->valuestring : "?");
-        status = gt_builder_add(b, text, text_len, label, sample_id, id_len, path, err);
+        int id_len = snprintf(sample_id, sizeof sample_id, "%s/%s", group, cJSON_IsString(id) ? id->valuestring : "?");
+        /* snprintf returns the length it wanted: a longer id used to be copied
+         * from past the buffer (found by fuzz_spamassassin). */
+        if (id_len < 0 || (size_t)id_len >= sizeof sample_id)
+            status = gt_error_set(err, GT_ERR_PARSE, "%s: its \"id\" is longer than %zu bytes — the download is "
+                                  "damaged; remove the data directory and run `make data` again", path,
+                                  sizeof sample_id - strlen(group) - 2);
+        else
+            status = gt_builder_add(b, text, text_len, label, sample_id, (size_t)id_len, path, err);
     }
     cJSON_Delete(obj);
     return status;

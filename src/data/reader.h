@@ -47,6 +47,15 @@ gt_status gt_read_jsonl(gt_dataset_builder *b, gt_error *err);
 gt_status gt_read_json_array(gt_dataset_builder *b, gt_error *err);
 gt_status gt_read_textdir(gt_dataset_builder *b, gt_error *err);
 
+/* The same readers over an open stream or over text in memory (gt_dataset_load
+ * opens the file and calls these; gt_dataset_parse hands them a buffer). */
+gt_status gt_read_csv_stream(gt_dataset_builder *b, FILE *f, gt_error *err);
+gt_status gt_read_jsonl_stream(gt_dataset_builder *b, FILE *f, gt_error *err);
+gt_status gt_read_json_array_text(gt_dataset_builder *b, const char *text, size_t len, gt_error *err);
+/* One SpamAssassin message (a file's contents; path names it in errors). */
+gt_status gt_read_spamassassin_message(gt_dataset_builder *b, const char *text, size_t len, const char *path,
+                                       const char *group, int label, gt_error *err);
+
 /* Sorted names of the entries of dir (hidden ones skipped) that are directories
  * (want_dirs) or regular files; caller frees each name and the array. */
 gt_status gt_list_directory(const char *dir, int want_dirs, char ***names, size_t *n, gt_error *err);
@@ -56,6 +65,8 @@ void gt_free_names(char **names, size_t n);
 gt_status gt_open_file(const char *path, FILE **file, gt_error *err);
 /* Reads and parses a JSON file of at most max bytes; a syntax error names its line. */
 gt_status gt_parse_json_file(const char *path, size_t max, cJSON **root, gt_error *err);
+/* The same for text in memory; label names it in errors. */
+gt_status gt_parse_json_text(const char *label, const char *text, size_t len, cJSON **root, gt_error *err);
 
 /* A text field of a JSON object: a string, or a clear error naming key and where. */
 gt_status gt_json_text_field(const cJSON *object, const char *key, const char *where, const char **text,

@@ -39,6 +39,16 @@ static int flag(const cJSON *node, const char *key, int dflt)
     return cJSON_IsBool(v) ? cJSON_IsTrue(v) : dflt;
 }
 
+/* A count from the file (a length limit), fallback when absent or below 1;
+ * capped, as converting 1e300 to size_t is undefined (found by
+ * fuzz_tokenizer_json) and no text is that long anyway. */
+static size_t as_count(const cJSON *v, size_t fallback)
+{
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 1))
+        return fallback;
+    return v->valuedouble < 1e18 ? (size_t)v->valuedouble : (size_t)1e18;
+}
+
 static int as_id(const cJSON *v, int32_t *id)
 {
     if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble >= (double)VOCAB_MAX ||
@@ -106,8 +116,7 @@ static gt_status load_wordpiece(loader *L, const cJSON *model)
     tok->prefix = strdup(cJSON_IsString(prefix) ? prefix->valuestring : "##");
     if (!tok->unk_token || !tok->prefix)
         return fail(L, GT_ERR_NOMEM, "out of memory", NULL, NULL);
-    tok->max_chars_per_word = cJSON_IsNumber(max_chars) && max_chars->valuedouble >= 1
-                                  ? (size_t)max_chars->valuedouble : 100;
+    tok->max_chars_per_word = as_count(max_chars, 100);
     tok->unk_id = gt_strmap_get(&tok->token_ids, tok->unk_token, strlen(tok->unk_token));
     if (tok->unk_id < 0)
         return fail(L, GT_ERR_PARSE, "model.unk_token \"%s\" is not in the vocabulary", tok->unk_token, NULL);
@@ -557,8 +566,30 @@ static void find_special_ids(gt_tokenizer *tok, const cJSON *root)
         tok->unk_id = first_known(tok, unk);
     const cJSON *truncation = cJSON_GetObjectItemCaseSensitive(root, "truncation");
     const cJSON *max_length = cJSON_GetObjectItemCaseSensitive(truncation, "max_length");
-    if (cJSON_IsObject(truncation) && cJSON_IsNumber(max_length) && max_length->valuedouble > 0)
-        tok->truncation_max_len = (size_t)max_length->valuedouble;
+    if (cJSON_IsObject(truncation))
+        tok->truncation_max_len = as_count(max_length, 0);
+}
+
+/* Every id the tokenizer can emit indexes the model's embedding table, which
+ * has vocab_size rows: the post processor's and the padding's ids come from the
+ * file on their own and must be inside the vocabulary too (a template id of
+ * 335 in a 331-token vocabulary was found by fuzz_tokenizer_json). */
+static gt_status check_emitted_ids(loader *L)
+{
+    const gt_tokenizer *tok = L->tok;
+    char id[32], size[32];
+    snprintf(size, sizeof size, "%zu", tok->vocab_size);
+    for (size_t i = 0; i < tok->n_prefix_ids + tok->n_suffix_ids; i++) {
+        int32_t v = i < tok->n_prefix_ids ? tok->prefix_ids[i] : tok->suffix_ids[i - tok->n_prefix_ids];
+        snprintf(id, sizeof id, "%d", (int)v);
+        if ((size_t)v >= tok->vocab_size)
+            return fail(L, GT_ERR_PARSE, "post_processor: special token id %s is outside the vocabulary of %s tokens",
+                        id, size);
+    }
+    snprintf(id, sizeof id, "%d", (int)tok->pad_id);
+    if (tok->pad_id >= 0 && (size_t)tok->pad_id >= tok->vocab_size)
+        return fail(L, GT_ERR_PARSE, "padding.pad_id %s is outside the vocabulary of %s tokens", id, size);
+    return GT_OK;
 }
 
 gt_status gt_tokenizer_from_json(gt_tokenizer **out, const char *json, size_t len, const char *name, gt_error *err)
@@ -601,9 +632,11 @@ gt_status gt_tokenizer_from_json(gt_tokenizer **out, const char *json, size_t le
         }
         tok->chunkable = chunk_independent(tok);
         find_special_ids(tok, root);
-        if (!(tok->json = malloc(len + 1)))
+        if (status == GT_OK)
+            status = check_emitted_ids(&L);
+        if (status == GT_OK && !(tok->json = malloc(len + 1)))
             status = fail(&L, GT_ERR_NOMEM, "out of memory", NULL, NULL);
-        else {
+        if (status == GT_OK) {
             memcpy(tok->json, json, len);
             tok->json[len] = '\0';
             tok->json_len = len;

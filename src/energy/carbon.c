@@ -10,18 +10,10 @@
 
 #include "grid_intensity_csv.h"
 
-typedef struct {
-    char iso3[4];
-    char name[64];
-    double g_per_kwh;
-    int year;
-    char source[16];
-} grid_row;
-
 /* Finds iso3 in the table; rows are "iso3,country,g_co2e_per_kwh,year,source". */
-static int find_row(const char *iso3, grid_row *row)
+int energy_grid_find(const char *table, const char *iso3, energy_grid_row *row)
 {
-    for (const char *line = grid_intensity_csv; *line;) {
+    for (const char *line = table; *line;) {
         const char *end = strchr(line, '\n');
         size_t len = end ? (size_t)(end - line) : strlen(line);
         char buf[256];
@@ -63,8 +55,8 @@ gt_status gt_carbon_resolve(const char *country, double g_per_kwh, double pue, g
             return gt_error_set(err, GT_ERR_INVALID,
                                 "country '%.20s': not an ISO 3166-1 alpha-3 code (such as FRA, USA, DEU)", country);
     }
-    grid_row row;
-    int found = find_row(iso3, &row);
+    energy_grid_row row;
+    int found = energy_grid_find(grid_intensity_csv, iso3, &row);
     if (country && !found && !(g_per_kwh >= 0))
         return gt_error_set(err, GT_ERR_NOT_FOUND,
                             "country '%s': not in the grid-intensity table; give the intensity in g CO2e/kWh "

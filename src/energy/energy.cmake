@@ -5,21 +5,8 @@
 target_link_libraries(greentune_energy_objects PRIVATE PkgConfig::CJSON)
 target_link_libraries(greentune_energy PUBLIC PkgConfig::CJSON)
 
-# Checked-in CSV tables (each with its sources in its header) are compiled in
-# as strings, so the binary needs no data files at run time.
-function(greentune_embed_csv name)
-  set(csv ${CMAKE_SOURCE_DIR}/src/energy/${name}.csv)
-  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${csv})
-  file(READ ${csv} text)
-  string(REPLACE "\\" "\\\\" text "${text}")
-  string(REPLACE "\"" "\\\"" text "${text}")
-  string(REPLACE "\n" "\\n\"\n\"" text "${text}")
-  file(WRITE ${CMAKE_BINARY_DIR}/generated/${name}_csv.h.tmp
-    "/* Generated from src/energy/${name}.csv by src/energy/energy.cmake. */\n"
-    "static const char ${name}_csv[] =\n\"${text}\";\n")
-  configure_file(${CMAKE_BINARY_DIR}/generated/${name}_csv.h.tmp
-    ${CMAKE_BINARY_DIR}/generated/${name}_csv.h COPYONLY)
-endfunction()
+# The grid-intensity and CPU TDP tables, compiled in as strings (embed_csv.cmake).
+include(${CMAKE_CURRENT_LIST_DIR}/embed_csv.cmake)
 greentune_embed_csv(grid_intensity)
 greentune_embed_csv(cpu_tdp)
-target_include_directories(greentune_energy_objects PRIVATE ${CMAKE_BINARY_DIR}/generated)
+target_include_directories(greentune_energy_objects PRIVATE ${GREENTUNE_CSV_INCLUDE_DIR})

@@ -143,6 +143,8 @@ static cJSON *task_json(const gt_energy_result *r, const gt_task_result *k, cons
         cJSON_AddBoolToObject(t, "open_at_finish", 1);
     if (k->running)
         cJSON_AddBoolToObject(t, "running", 1);
+    if (k->incomplete) /* the meter failed at one of its boundaries: energy_j is a lower bound */
+        cJSON_AddBoolToObject(t, "incomplete", 1);
     if (r->idle.measured)
         add_number(t, "energy_above_idle_j", above_idle(r, &k->window));
     if (r->process.attributed)
@@ -163,6 +165,8 @@ cJSON *gt_energy_result_to_json(const gt_energy_result *r, const gt_carbon *carb
     cJSON_AddBoolToObject(o, "estimated", r->estimated);
     cJSON_AddStringToObject(o, "scope", r->scope == GT_SCOPE_MACHINE ? "machine" : "process");
     merge(o, window_json(&r->total, carbon));
+    if (r->incomplete) /* the meter failed before the end: energy_j is a lower bound */
+        cJSON_AddBoolToObject(o, "incomplete", 1);
     cJSON *sources = cJSON_AddObjectToObject(o, "sources");
     for (int c = 0; c < GT_COMPONENTS; c++) {
         if (r->sources[c][0])

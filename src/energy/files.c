@@ -36,9 +36,11 @@ void energy_sleep(double seconds)
         ;
 }
 
-gt_status energy_read_text(const char *path, char *buf, size_t size, gt_error *err)
+/* energy_read_text, also saying how many bytes were read (*len). */
+static gt_status read_bytes(const char *path, char *buf, size_t size, size_t *len, gt_error *err)
 {
     buf[0] = '\0';
+    *len = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
@@ -64,7 +66,14 @@ gt_status energy_read_text(const char *path, char *buf, size_t size, gt_error *e
     }
     close(fd);
     buf[n] = '\0';
+    *len = n;
     return GT_OK;
+}
+
+gt_status energy_read_text(const char *path, char *buf, size_t size, gt_error *err)
+{
+    size_t len;
+    return read_bytes(path, buf, size, &len, err);
 }
 
 gt_status energy_parse_u64(const char *path, const char *text, uint64_t *value, gt_error *err)
@@ -102,8 +111,17 @@ gt_status energy_parse_u64(const char *path, const char *text, uint64_t *value, 
 gt_status energy_read_u64(const char *path, uint64_t *value, gt_error *err)
 {
     char buf[64];
-    gt_status s = energy_read_text(path, buf, sizeof buf, err);
-    return s != GT_OK ? s : energy_parse_u64(path, buf, value, err);
+    size_t len;
+    gt_status s = read_bytes(path, buf, sizeof buf, &len, err);
+    if (s != GT_OK)
+        return s;
+    /* A counter is at most 20 digits and a newline: a full buffer means the
+     * file holds more than a counter, and a NUL would hide what follows it
+     * ("184\0garbage" read as 184; found by fuzz_sysfs_value). */
+    if (len == sizeof buf - 1 || memchr(buf, '\0', len))
+        return gt_error_set(err, GT_ERR_PARSE, "%s: not a counter value (%s)", path,
+                            len == sizeof buf - 1 ? "longer than a counter" : "holds a NUL byte");
+    return energy_parse_u64(path, buf, value, err);
 }
 
 void power_integral_start(power_integral *p, double now_s, double w)

@@ -134,6 +134,9 @@ gt_status meter_read_timed(gt_meter *m, double *now_s, double joules[GT_COMPONEN
  * does not attribute). */
 gt_status meter_read_all(gt_meter *m, double *now_s, double joules[GT_COMPONENTS], double process_j[GT_COMPONENTS],
                          gt_error *err);
+/* The last reading that succeeded (by anyone: a boundary or the sampler), with
+ * the process share as of it (process_j may be NULL); 0 when none has. */
+int meter_last_good(gt_meter *m, double *t, double joules[GT_COMPONENTS], double process_j[GT_COMPONENTS]);
 void meter_gpu_info(const gt_meter *m, int *count, char *model, size_t size);
 double meter_now(const gt_meter *m); /* the meter's clock (options.clock or CLOCK_MONOTONIC) */
 /* With scope process: the tree's pid and how each component is shared. */
@@ -188,6 +191,19 @@ void power_integral_add(power_integral *p, double now_s, double w);
 #define ENERGY_NOTES_MAX 32
 void energy_note_add(char ***notes, int *count, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void energy_notes_free(char **notes, int count);
+
+/* --- carbon.c: the grid-intensity table ------------------------------------------ */
+typedef struct {
+    char iso3[4];
+    char name[64];
+    double g_per_kwh;
+    int year;
+    char source[16];
+} energy_grid_row;
+
+/* Finds iso3 in table (the text of grid_intensity.csv; rows are
+ * "iso3,country,g_co2e_per_kwh,year,source"); 1 when found. */
+int energy_grid_find(const char *table, const char *iso3, energy_grid_row *row);
 
 /* --- control.c: the `start NAME` / `stop NAME` / `progress NAME F` protocol ------ */
 #define CONTROL_LINE_MAX 256

@@ -12,7 +12,15 @@
  *
  * Forecasts (forecast.c does the arithmetic): progress reports of a task's
  * current run extrapolate its energy and time; the first one that reaches
- * forecast_at is kept in the result and compared with the outcome. */
+ * forecast_at is kept in the result and compared with the outcome.
+ *
+ * A meter that fails mid-measurement (a counter file vanished, NVML lost)
+ * loses no result: a reading that fails becomes the meter's last good one
+ * (joules and process share), with the real time, so the energy after it is
+ * missing, never invented. Windows closed on such a reading are marked
+ * incomplete (lower bounds), and a run whose start reading was lost counts its
+ * time but no energy. Windows whose own boundaries were read stay exact, since
+ * the counters are cumulative. */
 #include "energy/internal.h"
 
 #include <math.h>
@@ -26,6 +34,7 @@ typedef struct {
     gt_task_result result;
     int running;
     double t_start, j_start[GT_COMPONENTS], p_start[GT_COMPONENTS];
+    int start_lost;     /* the meter failed at the current run's start: the run counts no energy */
     long start_seq;     /* when the current run started, in task starts */
     int parent;         /* index, -1 at the top level */
     run_progress progress;
@@ -43,6 +52,9 @@ struct gt_measurement {
     char **notes;
     int note_count;
     sampler *sampler;
+    int lost_count;      /* readings that failed after the start, */
+    gt_error lost;       /* the first one's error */
+    double lost_after_s; /* and the time of the last good reading before it */
 };
 
 void gt_measure_options_init(gt_measure_options *o)
@@ -62,6 +74,32 @@ typedef struct {
 static gt_status read_now(gt_measurement *m, reading *r, gt_error *err)
 {
     return meter_read_all(m->meter, &r->t, r->j, r->p, err);
+}
+
+/* The reading r (its time already the real one) failed: it becomes the
+ * meter's last good one; the first failure is kept for the result's note. */
+static void reading_lost(gt_measurement *m, const gt_error *why, reading *r)
+{
+    double good_t = m->t0;
+    if (!meter_last_good(m->meter, &good_t, r->j, r->p)) {
+        memcpy(r->j, m->j0, sizeof r->j);
+        memcpy(r->p, m->p0, sizeof r->p);
+    }
+    if (m->lost_count++ == 0) {
+        m->lost = *why;
+        m->lost_after_s = good_t - m->t0;
+    }
+}
+
+/* Reads the counters after the start (a task boundary, a progress report, a
+ * snapshot); 0 when the meter failed there and r is the last good reading. */
+static int boundary_read(gt_measurement *m, reading *r)
+{
+    gt_error err = {0};
+    if (read_now(m, r, &err) == GT_OK)
+        return 1;
+    reading_lost(m, &err, r);
+    return 0;
 }
 
 gt_status gt_measurement_start(const gt_measure_options *o, gt_measurement **out, gt_error *err)
@@ -185,7 +223,9 @@ gt_status gt_measurement_task_start(gt_measurement *m, const char *name, gt_erro
         s = new_task(m, name, &t, err);
     else if (t->parent >= 0 && !m->tasks[t->parent].running)
         unnest(m, t, "runs again outside");
-    if (s == GT_OK && (s = read_now(m, &r, err)) == GT_OK) {
+    if (s == GT_OK) {
+        t->start_lost = !boundary_read(m, &r);
+        t->result.incomplete |= t->start_lost;
         t->running = 1;
         t->start_seq = ++m->starts;
         t->t_start = r.t;
@@ -199,12 +239,15 @@ gt_status gt_measurement_task_start(gt_measurement *m, const char *name, gt_erro
 
 static double sum(const double v[GT_COMPONENTS]) { return v[GT_CPU] + v[GT_DRAM] + v[GT_GPU]; }
 
-/* The window of k's current run up to the reading r. */
+/* The window of k's current run up to the reading r. A run whose start
+ * reading was lost has its time but no energy: any figure would include
+ * energy from before it began. */
 static void run_window(const task *k, const reading *r, gt_energy_window *w, gt_energy_window *process)
 {
+    const double *j0 = k->start_lost ? r->j : k->j_start, *p0 = k->start_lost ? r->p : k->p_start;
     for (int c = 0; c < GT_COMPONENTS; c++) {
-        w->joules[c] = r->j[c] - k->j_start[c];
-        process->joules[c] = r->p[c] - k->p_start[c];
+        w->joules[c] = r->j[c] - j0[c];
+        process->joules[c] = r->p[c] - p0[c];
     }
     w->energy_j = sum(w->joules);
     process->energy_j = sum(process->joules);
@@ -226,7 +269,7 @@ static void close_task(gt_measurement *m, task *k, const reading *r)
     run_window(k, r, &w, &process);
     add_window(&k->result.window, &w);
     add_window(&k->result.process, &process);
-    if (k->forecast_run == k->result.runs)
+    if (k->forecast_run == k->result.runs && !k->result.incomplete) /* a lower bound is no outcome */
         forecast_score(&k->result.forecast, &k->result.window);
     k->result.runs++;
     k->running = 0;
@@ -246,8 +289,10 @@ gt_status gt_measurement_task_stop(gt_measurement *m, const char *name, gt_error
     reading r;
     if (!k || !k->running)
         s = gt_error_set(err, GT_ERR_INVALID, "task '%s': stop without a start", name);
-    else if ((s = read_now(m, &r, err)) == GT_OK)
+    else {
+        k->result.incomplete |= !boundary_read(m, &r);
         close_task(m, k, &r);
+    }
     pthread_mutex_unlock(&m->lock);
     return s;
 }
@@ -289,7 +334,9 @@ gt_status gt_measurement_progress(gt_measurement *m, const char *name, double fr
     int made = 0;
     if (!k || !k->running)
         s = gt_error_set(err, GT_ERR_INVALID, "task '%s': progress of a task that is not running", name);
-    else if ((s = read_now(m, &r, err)) == GT_OK) {
+    else if (!boundary_read(m, &r) || k->start_lost)
+        k->result.progress = fraction; /* no forecast: the run's energy so far is not known */
+    else {
         gt_energy_window w, process;
         run_window(k, &r, &w, &process);
         k->result.progress = fraction;
@@ -344,7 +391,9 @@ gt_status gt_measurement_control(gt_measurement *m, const char *line, gt_error *
     }
 }
 
-static void fill_result(gt_measurement *m, const reading *r, gt_energy_result *res)
+/* The result as of the reading r; complete: r itself was read (not the last
+ * good reading standing in for a failed one). */
+static void fill_result(gt_measurement *m, const reading *r, int complete, gt_energy_result *res)
 {
     snprintf(res->meter, sizeof res->meter, "%s", gt_meter_name(m->meter));
     res->estimated = gt_meter_is_estimate(m->meter);
@@ -367,6 +416,12 @@ static void fill_result(gt_measurement *m, const reading *r, gt_energy_result *r
         energy_note_add(&res->notes, &res->note_count, "%s", gt_meter_note(m->meter, i));
     for (int i = 0; i < m->note_count; i++)
         energy_note_add(&res->notes, &res->note_count, "%s", m->notes[i]);
+    res->incomplete = !complete;
+    if (m->lost_count)
+        energy_note_add(&res->notes, &res->note_count,
+                        "meter: %d reading(s) failed (first: %s); energy after %.3f s stops at the last good "
+                        "reading, so what is marked incomplete is a lower bound",
+                        m->lost_count, m->lost.message, m->lost_after_s);
 }
 
 /* Moves the sampler's figures into r, times and joules relative to the start. */
@@ -391,7 +446,8 @@ static void take_samples(gt_measurement *m, const sampler_stats *st, gt_energy_r
                         st->late);
 }
 
-/* Copies the tasks into r; running ones (snapshots) include their run so far. */
+/* Copies the tasks into r; running ones (snapshots) include their run so far,
+ * and are incomplete when now is a lost reading (r->incomplete). */
 static gt_status copy_tasks(gt_measurement *m, const reading *now, gt_energy_result *r, gt_error *err)
 {
     if (m->task_count && !(r->tasks = calloc((size_t)m->task_count, sizeof *r->tasks)))
@@ -405,6 +461,7 @@ static gt_status copy_tasks(gt_measurement *m, const reading *now, gt_energy_res
             add_window(&r->tasks[i].window, &w);
             add_window(&r->tasks[i].process, &process);
             r->tasks[i].running = 1;
+            r->tasks[i].incomplete |= r->incomplete;
         }
     }
     r->task_count = m->task_count;
@@ -416,13 +473,11 @@ gt_status gt_measurement_snapshot(gt_measurement *m, gt_energy_result *r, gt_err
     memset(r, 0, sizeof *r);
     pthread_mutex_lock(&m->lock);
     reading now;
-    gt_status s = read_now(m, &now, err);
-    if (s == GT_OK) {
-        fill_result(m, &now, r);
-        if (m->sampler)
-            sampler_power(m->sampler, r->power_w);
-        s = copy_tasks(m, &now, r, err);
-    }
+    int complete = boundary_read(m, &now);
+    fill_result(m, &now, complete, r);
+    if (m->sampler)
+        sampler_power(m->sampler, r->power_w);
+    gt_status s = copy_tasks(m, &now, r, err);
     pthread_mutex_unlock(&m->lock);
     if (s != GT_OK)
         gt_energy_result_free(r);
@@ -437,25 +492,28 @@ gt_status gt_measurement_finish(gt_measurement *m, gt_energy_result *r, gt_error
     sampler_stats st = {0};
     pthread_mutex_lock(&m->lock);
     gt_status s;
+    gt_error final = {0};
     if (m->sampler) { /* the sampler's last point is the final reading */
-        s = sampler_stop(m->sampler, &end.t, end.j, end.p, &st, err);
+        s = sampler_stop(m->sampler, &end.t, end.j, end.p, &st, &final);
         m->sampler = NULL;
     } else {
-        s = read_now(m, &end, err);
+        s = read_now(m, &end, &final);
     }
-    if (s == GT_OK) {
-        for (int i = 0; i < m->task_count; i++)
-            if (m->tasks[i].running) {
-                close_task(m, &m->tasks[i], &end);
-                m->tasks[i].result.open_at_finish = 1;
-                m->tasks[i].result.forecast.has_error = 0; /* cut short: no outcome to compare with */
-                energy_note_add(&m->notes, &m->note_count, "task '%s': still running at the end; closed there",
-                                m->tasks[i].result.name);
-            }
-        fill_result(m, &end, r);
-        take_samples(m, &st, r);
-        s = copy_tasks(m, &end, r, err);
-    }
+    int complete = s == GT_OK; /* a meter that failed at the end still leaves what it measured before */
+    if (!complete)
+        reading_lost(m, &final, &end);
+    for (int i = 0; i < m->task_count; i++)
+        if (m->tasks[i].running) {
+            m->tasks[i].result.incomplete |= !complete;
+            close_task(m, &m->tasks[i], &end);
+            m->tasks[i].result.open_at_finish = 1;
+            m->tasks[i].result.forecast.has_error = 0; /* cut short: no outcome to compare with */
+            energy_note_add(&m->notes, &m->note_count, "task '%s': still running at the end; closed there",
+                            m->tasks[i].result.name);
+        }
+    fill_result(m, &end, complete, r);
+    take_samples(m, &st, r);
+    s = copy_tasks(m, &end, r, err);
     pthread_mutex_unlock(&m->lock);
     gt_measurement_abort(m);
     if (s != GT_OK) {

@@ -27,8 +27,13 @@ struct gt_meter {
     double (*clock)(void *ctx);
     void *clock_ctx;
     attribution *attr;               /* scope process */
-    double last_j[GT_COMPONENTS];    /* the previous read, for the shares of each increment */
-    double process_j[GT_COMPONENTS]; /* the tree's cumulative share */
+    /* The last read that succeeded (have_good: there was one): its time, its
+     * joules (also the base of the next increment's shares) and the tree's
+     * cumulative share as of it. A failed read leaves them as they were. */
+    int have_good;
+    double good_t;
+    double last_j[GT_COMPONENTS];
+    double process_j[GT_COMPONENTS];
 };
 
 typedef enum { KIND_RAPL, KIND_PERF, KIND_NVML, KIND_ROCM, KIND_ESTIMATE, KIND_FILE, KIND_COUNT } backend_kind;
@@ -204,8 +209,11 @@ gt_status meter_read_all(gt_meter *m, double *now_s, double joules[GT_COMPONENTS
             delta[c] = joules[c] - m->last_j[c];
         attribution_update(m->attr, now, delta, m->backends, m->count, m->process_j);
     }
-    if (s == GT_OK)
+    if (s == GT_OK) {
+        m->have_good = 1;
+        m->good_t = now;
         memcpy(m->last_j, joules, sizeof m->last_j);
+    }
     if (process_j)
         memcpy(process_j, m->process_j, sizeof m->process_j);
     pthread_mutex_unlock(&m->lock);
@@ -217,6 +225,20 @@ gt_status meter_read_all(gt_meter *m, double *now_s, double joules[GT_COMPONENTS
 gt_status meter_read_timed(gt_meter *m, double *now_s, double joules[GT_COMPONENTS], gt_error *err)
 {
     return meter_read_all(m, now_s, joules, NULL, err);
+}
+
+int meter_last_good(gt_meter *m, double *t, double joules[GT_COMPONENTS], double process_j[GT_COMPONENTS])
+{
+    pthread_mutex_lock(&m->lock);
+    int have = m->have_good;
+    if (have) {
+        *t = m->good_t;
+        memcpy(joules, m->last_j, sizeof m->last_j);
+        if (process_j)
+            memcpy(process_j, m->process_j, sizeof m->process_j);
+    }
+    pthread_mutex_unlock(&m->lock);
+    return have;
 }
 
 int meter_process(const gt_meter *m, int *pid, char method[GT_COMPONENTS][96])

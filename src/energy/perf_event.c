@@ -12,7 +12,9 @@
 #include "energy/internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <linux/perf_event.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,7 +123,7 @@ static gt_status open_event(perf_meter *p, const char *dir, int type, const char
         return s;
     char *end;
     double scale = strtod(text, &end);
-    if (end == text || !(scale > 0))
+    if (end == text || !(scale > 0) || !isfinite(scale)) /* "inf" would make every reading infinite */
         return gt_error_set(err, GT_ERR_PARSE, "%s: '%.40s' is not a positive scale", path, text);
     for (int i = 0; i < ncpus; i++) {
         if (p->count == PERF_COUNTERS_MAX)
@@ -161,7 +163,7 @@ gt_status perf_open(backend **out, gt_error *err)
         return s;
     char *end;
     long type = strtol(text, &end, 10);
-    if (end == text || type < 0 || (*end && *end != '\n'))
+    if (end == text || type < 0 || type > INT_MAX || (*end && *end != '\n'))
         return gt_error_set(err, GT_ERR_PARSE, "%s: '%.40s' is not a PMU type number", path, text);
     snprintf(path, sizeof path, "%s/cpumask", dir);
     if ((s = energy_read_text(path, text, sizeof text, err)) != GT_OK)

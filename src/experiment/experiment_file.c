@@ -371,7 +371,7 @@ static gt_status read_pipeline(gt_experiment *exp, gt_error *err)
 static gt_status read_settings(gt_experiment *exp, gt_error *err)
 {
     const gt_config *cfg = exp->config;
-    long long repeats, seed;
+    long long repeats = 0, seed = 0; /* read below even when a setting failed */
     const char *order;
     gt_status st = gt_config_int(cfg, "repeats", 1, 1, GT_EXPERIMENT_MAX_REPEATS, &repeats, err);
     if (st == GT_OK)

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "store_internal.h"
+#include "util/cpuinfo.h"
 
 static void trim_newline(char *s)
 {
@@ -17,36 +18,12 @@ static void trim_newline(char *s)
         s[--n] = '\0';
 }
 
-static void read_cpu_model(char *out, size_t size)
-{
-    snprintf(out, size, "unknown");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f)
-        return;
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        /* x86 says "model name", many ARM kernels only "Hardware" or "CPU part". */
-        if (!strncmp(line, "model name", 10) || !strncmp(line, "Hardware", 8)) {
-            const char *colon = strchr(line, ':');
-            if (colon) {
-                colon++;
-                while (*colon == ' ' || *colon == '\t')
-                    colon++;
-                snprintf(out, size, "%s", colon);
-                trim_newline(out);
-                break;
-            }
-        }
-    }
-    fclose(f);
-}
-
 void gt_machine_read(gt_machine *machine)
 {
     memset(machine, 0, sizeof *machine);
     if (gethostname(machine->hostname, sizeof machine->hostname - 1) != 0)
         snprintf(machine->hostname, sizeof machine->hostname, "unknown");
-    read_cpu_model(machine->cpu_model, sizeof machine->cpu_model);
+    cpuinfo_model(machine->cpu_model, sizeof machine->cpu_model, "unknown");
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     machine->cores = cores > 0 ? (int)cores : 0;
 }

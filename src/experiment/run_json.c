@@ -32,9 +32,9 @@ static gt_status read_number(const cJSON *obj, const char *key, int required, do
 static gt_status read_energy_time(const cJSON *obj, const char *where, double *energy_j, double *duration_s,
                                   gt_error *err)
 {
-    gt_status st = read_number(obj, "energy_j", 1, 0, HUGE_VAL, where, energy_j, err);
+    gt_status st = read_number(obj, "energy_j", 1, 0, STORE_MAX_ENERGY_J, where, energy_j, err);
     if (st == GT_OK)
-        st = read_number(obj, "duration_s", 1, 0, HUGE_VAL, where, duration_s, err);
+        st = read_number(obj, "duration_s", 1, 0, STORE_MAX_DURATION_S, where, duration_s, err);
     return st;
 }
 
@@ -48,11 +48,11 @@ static gt_status read_components(const cJSON *obj, const char *where, double *cp
         return GT_OK;
     char inner[96];
     snprintf(inner, sizeof inner, "%scomponents.", where);
-    gt_status st = read_number(c, "cpu_j", 0, 0, HUGE_VAL, inner, cpu, err);
+    gt_status st = read_number(c, "cpu_j", 0, 0, STORE_MAX_ENERGY_J, inner, cpu, err);
     if (st == GT_OK)
-        st = read_number(c, "dram_j", 0, 0, HUGE_VAL, inner, dram, err);
+        st = read_number(c, "dram_j", 0, 0, STORE_MAX_ENERGY_J, inner, dram, err);
     if (st == GT_OK)
-        st = read_number(c, "gpu_j", 0, 0, HUGE_VAL, inner, gpu, err);
+        st = read_number(c, "gpu_j", 0, 0, STORE_MAX_ENERGY_J, inner, gpu, err);
     return st;
 }
 

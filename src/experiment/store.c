@@ -102,6 +102,12 @@ gt_status store_sql_error(gt_store *store, gt_error *err, const char *doing)
                             store->path, msg);
     case SQLITE_FULL:
         return gt_error_set(err, GT_ERR_IO, "%s: disk full while %s — free space and rerun", store->path, doing);
+    case SQLITE_IOERR: {
+        /* SQLite's "disk I/O error", with the system's reason when it kept one. */
+        int sys = sqlite3_system_errno(store->db);
+        return gt_error_set(err, GT_ERR_IO, "%s: I/O error while %s (%s) — check the disk's space and health, then "
+                            "rerun (stored runs are kept)", store->path, doing, sys ? strerror(sys) : msg);
+    }
     case SQLITE_NOMEM:
         return gt_error_set(err, GT_ERR_NOMEM, "%s: out of memory while %s", store->path, doing);
     default:

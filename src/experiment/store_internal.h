@@ -50,6 +50,11 @@ gt_status store_ensure_variant(gt_store *store, int64_t experiment_id, const cha
 
 #define STORE_MAX_STAGES 32
 #define STORE_MAX_JSON (4u << 20)
+/* The largest energy and duration one run may report: far beyond any real run
+ * (1e15 J is 280 GWh, 1e9 s is 31 years), small enough that sums over stages,
+ * runs and experiments stay finite (two stages of 1e308 J summed to infinity). */
+#define STORE_MAX_ENERGY_J 1e15
+#define STORE_MAX_DURATION_S 1e9
 
 typedef struct {
     char name[64];

@@ -10,6 +10,7 @@
 #include "greentune/fileio.h"
 #include "io/config_internal.h"
 #include "io/io_internal.h"
+#include "util/text.h"
 
 /* --- construction ------------------------------------------------------------ */
 
@@ -377,6 +378,29 @@ static gt_status walk_for_set(gt_config *cfg, const char *key, const char *sourc
     }
 }
 
+static int key_segments(const char *key)
+{
+    int n = 1;
+    for (; *key; key++)
+        n += *key == '.';
+    return n;
+}
+
+/* Levels of mappings and lists in a tree: 0 for a scalar. Recursion is bounded
+ * by the parsers' depth limit. */
+static int nesting(const cJSON *node)
+{
+    if (!cJSON_IsObject(node) && !cJSON_IsArray(node))
+        return 0;
+    int deepest = 0;
+    for (const cJSON *c = node->child; c; c = c->next) {
+        int d = nesting(c);
+        if (d > deepest)
+            deepest = d;
+    }
+    return 1 + deepest;
+}
+
 /* Puts value under container[name]: replaces a mapping's key or a list item,
  * or appends right after a list's end. Consumes value. */
 static gt_status place(cJSON *container, const char *name, cJSON *value, const char *source, gt_error *err)
@@ -405,6 +429,13 @@ gt_status gt_config_set(gt_config *cfg, const char *assignment, gt_error *err)
     const char *eq = strchr(assignment, '=');
     if (!eq || eq == assignment)
         return gt_io_error(err, GT_ERR_INVALID, "--set %.200s: expected KEY=VALUE (e.g. train.lr=1e-3)", assignment);
+    /* libyaml checks the value; the key becomes a mapping key as it is, and a
+     * tree with a key that is not UTF-8 cannot be written as JSON (found by
+     * fuzz_config_set). */
+    size_t bad = gt_utf8_invalid_at((const unsigned char *)assignment, strlen(assignment));
+    if (assignment[bad])
+        return gt_io_error(err, GT_ERR_INVALID, "--set %.*s...: not UTF-8 text (byte %zu)", (int)(bad < 60 ? bad : 60),
+                           assignment, bad);
     char **sources = realloc(cfg->sources, (cfg->source_count + 1) * sizeof *sources);
     if (!sources)
         return gt_io_error(err, GT_ERR_NOMEM, "out of memory");
@@ -421,15 +452,20 @@ gt_status gt_config_set(gt_config *cfg, const char *assignment, gt_error *err)
         return gt_io_error(err, GT_ERR_NOMEM, "out of memory");
     cJSON *container, *value = NULL;
     const char *last;
-    gt_status status = walk_for_set(cfg, key, source, &container, &last, err);
-    if (status == GT_OK)
-        status = gt_yaml_parse(cfg, eq + 1, strlen(eq + 1), source, 0, &value, err);
+    gt_status status = gt_yaml_parse(cfg, eq + 1, strlen(eq + 1), source, 0, &value, err);
     if (status == GT_OK && !value) {
         /* "key=" sets null, which the getters read as "use the default". */
         value = cJSON_CreateNull();
         if (!value || !gt_config_note(cfg, value, source, 0, 0, 0, 0))
             status = gt_io_error(err, GT_ERR_NOMEM, "out of memory");
     }
+    /* Every tree must stay within the parsers' depth, or it could not be
+     * written out and read back (a run record embeds it; found by
+     * fuzz_config_set): the value sits inside one container per key segment. */
+    if (status == GT_OK && key_segments(key) + nesting(value) > GT_CONFIG_MAX_DEPTH)
+        status = gt_io_error(err, GT_ERR_INVALID, "%s: nested more than %d levels deep", source, GT_CONFIG_MAX_DEPTH);
+    if (status == GT_OK)
+        status = walk_for_set(cfg, key, source, &container, &last, err);
     if (status == GT_OK)
         status = place(container, last, value, source, err);
     else
@@ -440,40 +476,13 @@ gt_status gt_config_set(gt_config *cfg, const char *assignment, gt_error *err)
 
 /* --- unknown keys -------------------------------------------------------------- */
 
-/* Optimal string alignment distance (edits, with adjacent swaps) of short keys. */
-static int edit_distance(const char *a, const char *b)
-{
-    enum { MAX = 64 };
-    size_t n = strlen(a), m = strlen(b);
-    if (n >= MAX || m >= MAX)
-        return MAX;
-    int d[MAX][MAX];
-    for (size_t i = 0; i <= n; i++)
-        d[i][0] = (int)i;
-    for (size_t j = 0; j <= m; j++)
-        d[0][j] = (int)j;
-    for (size_t i = 1; i <= n; i++)
-        for (size_t j = 1; j <= m; j++) {
-            int cost = a[i - 1] != b[j - 1];
-            int best = d[i - 1][j - 1] + cost;
-            if (d[i - 1][j] + 1 < best)
-                best = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < best)
-                best = d[i][j - 1] + 1;
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
-                best = d[i - 2][j - 2] + 1;
-            d[i][j] = best;
-        }
-    return d[n][m];
-}
-
 static const char *closest(const char *key, const char *const *allowed)
 {
     const char *best = NULL;
     int best_distance = strlen(key) >= 4 ? 2 : 1;
     for (; *allowed; allowed++) {
-        int d = edit_distance(key, *allowed);
-        if (d <= best_distance && (!best || d < edit_distance(key, best)))
+        int d = text_edit_distance(key, *allowed);
+        if (d <= best_distance && (!best || d < text_edit_distance(key, best)))
             best = *allowed, best_distance = d;
     }
     return best;

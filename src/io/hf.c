@@ -90,7 +90,7 @@ static const char *model_type(const cJSON *model)
     return NULL;
 }
 
-static gt_status read_model(const cJSON *model, const char *label, gt_tokenizer_facts *f, gt_error *err)
+static gt_status read_model(const cJSON *model, const char *label, gt_hf_tokenizer_facts *f, gt_error *err)
 {
     if (!cJSON_IsObject(model))
         return gt_io_error(err, GT_ERR_PARSE, "%s: no \"model\" object (not a tokenizer.json?)", label);
@@ -133,7 +133,7 @@ static gt_status read_model(const cJSON *model, const char *label, gt_tokenizer_
     return GT_OK;
 }
 
-static gt_status read_added_tokens(const cJSON *added, const char *label, gt_tokenizer_facts *f, gt_error *err)
+static gt_status read_added_tokens(const cJSON *added, const char *label, gt_hf_tokenizer_facts *f, gt_error *err)
 {
     if (!added || cJSON_IsNull(added))
         return GT_OK;
@@ -147,14 +147,14 @@ static gt_status read_added_tokens(const cJSON *added, const char *label, gt_tok
         f->added_tokens++;
         if (!cJSON_IsTrue(member(t, "special")))
             continue;
-        if (f->special_count < GT_TOKENIZER_FACTS_SPECIALS)
+        if (f->special_count < GT_HF_TOKENIZER_SPECIALS)
             gt_copy_display_text(f->specials[f->special_count], sizeof f->specials[0], content->valuestring);
         f->special_count++;
     }
     return GT_OK;
 }
 
-gt_status gt_tokenizer_facts_from_tree(const cJSON *root, const char *label, gt_tokenizer_facts *f, gt_error *err)
+gt_status gt_hf_tokenizer_facts_from_tree(const cJSON *root, const char *label, gt_hf_tokenizer_facts *f, gt_error *err)
 {
     memset(f, 0, sizeof *f);
     if (!cJSON_IsObject(root))
@@ -177,13 +177,13 @@ gt_status gt_tokenizer_facts_from_tree(const cJSON *root, const char *label, gt_
     return GT_OK;
 }
 
-gt_status gt_tokenizer_facts_read(const char *path, gt_tokenizer_facts *facts, gt_error *err)
+gt_status gt_hf_tokenizer_facts_read(const char *path, gt_hf_tokenizer_facts *facts, gt_error *err)
 {
     cJSON *root;
     gt_status status = gt_json_load(path, &root, err);
     if (status != GT_OK)
         return status;
-    status = gt_tokenizer_facts_from_tree(root, path, facts, err);
+    status = gt_hf_tokenizer_facts_from_tree(root, path, facts, err);
     cJSON_Delete(root);
     return status;
 }

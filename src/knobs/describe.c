@@ -30,6 +30,17 @@ static void describe_effect(const gt_knob_def *def, FILE *out)
     }
 }
 
+gt_status knob_set_check_pipeline(const gt_knob_set *set, const struct gt_pipeline_spec *pipeline, gt_error *err)
+{
+    for (size_t i = 0; i < set->count; i++) {
+        const gt_knob_use *use = &set->items[i];
+        gt_status st = use->def->hooks && use->def->hooks->check ? use->def->hooks->check(use, pipeline, err) : GT_OK;
+        if (st != GT_OK)
+            return st;
+    }
+    return GT_OK;
+}
+
 gt_status gt_knob_set_describe(const gt_knob_set *set, const gt_knob_context *ctx, FILE *out, gt_error *err)
 {
     gt_status result = GT_OK;
@@ -49,9 +60,13 @@ gt_status gt_knob_set_describe(const gt_knob_set *set, const gt_knob_context *ct
             fprintf(out, "%s %s", key == def->evidence ? "" : ",", *key);
         fputc('\n', out);
         describe_effect(def, out);
-        if (def->hooks && def->hooks->plan) {
+        if (def->hooks && (def->hooks->plan || def->hooks->check)) {
             gt_error e = {0};
-            if (def->hooks->plan(use, set, ctx, out, &e) != GT_OK) {
+            gt_status st = def->hooks->check && ctx && ctx->pipeline ? def->hooks->check(use, ctx->pipeline, &e)
+                                                                     : GT_OK;
+            if (st == GT_OK && def->hooks->plan)
+                st = def->hooks->plan(use, set, ctx, out, &e);
+            if (st != GT_OK) {
                 fprintf(out, "    cannot apply here: %s\n", e.message);
                 if (result == GT_OK && err)
                     *err = e;

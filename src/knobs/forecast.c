@@ -60,7 +60,8 @@ int forecast_parse_time(const char *text, double *t)
     /* Unix seconds. */
     if (*s >= '0' && *s <= '9' && strspn(s, "0123456789.") == strlen(s)) {
         *t = strtod(s, &end);
-        return *end == '\0' && isfinite(*t);
+        /* 4e26 s parsed, then overflowed a long when formatted (fuzz_forecast). */
+        return *end == '\0' && *t <= FORECAST_TIME_MAX;
     }
     int year, month, day, hour, minute, second = 0;
     if (!digits(&s, 4, &year) || *s++ != '-' || !digits(&s, 2, &month) || *s++ != '-' || !digits(&s, 2, &day) ||
@@ -76,6 +77,8 @@ int forecast_parse_time(const char *text, double *t)
             const char *start = s;
             fraction = strtod(start, &end);
             s = end;
+            if (!(fraction < 1)) /* ".5e300" is a number, not a fraction of a second */
+                return 0;
         }
     }
     if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 ||

@@ -10,6 +10,9 @@
 #include "greentune/common.h"
 
 #define FORECAST_ROWS_MAX 200000
+/* The last second an ISO 8601 time can name (9999-12-31T23:59:59Z); Unix
+ * seconds beyond it are refused, so every time formats as a date. */
+#define FORECAST_TIME_MAX 253402300799.0
 #define FORECAST_BYTES_MAX (8u << 20)
 
 typedef struct {

@@ -22,7 +22,14 @@ struct gt_knob_hooks {
     gt_status (*restore)(gt_knob_use *use, gt_error *err);
     /* Pipeline knobs: what the knob changes at each stage (src/pipeline/stage_hooks.h). */
     const struct gt_stage_hooks *stage;
+    /* Pipeline knobs: whether the knob can change anything in this pipeline
+     * (seq_trim no shorter than its sequences), before any stage runs and in
+     * the dry run. */
+    gt_status (*check)(const gt_knob_use *use, const struct gt_pipeline_spec *pipeline, gt_error *err);
 };
+
+/* Runs every knob's check against the pipeline: the first that cannot apply fails. */
+gt_status knob_set_check_pipeline(const gt_knob_set *set, const struct gt_pipeline_spec *pipeline, gt_error *err);
 
 /* One table per phase file; each ends with an entry whose name is NULL. */
 extern const gt_knob_def gt_knobs_data[];
@@ -59,5 +66,7 @@ void knob_evidence_string(gt_knob_use *use, const char *key, const char *value);
 void knob_evidence_bool(gt_knob_use *use, const char *key, int value);
 /* Sets key to item (replacing an earlier value); takes ownership of item. */
 void knob_evidence_item(gt_knob_use *use, const char *key, cJSON *item);
+/* A number recorded earlier in the run (a value a later hook compares with), or fallback. */
+double knob_evidence_get(const gt_knob_use *use, const char *key, double fallback);
 
 #endif

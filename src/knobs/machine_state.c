@@ -27,6 +27,7 @@
 
 #include "greentune/fileio.h"
 #include "greentune/knobs.h"
+#include "gpu_power.h"
 #include "util/sysfs.h"
 
 #define MS_ENTRIES_MAX 1024
@@ -75,8 +76,17 @@ static int pattern_match(const char *pattern, const char *text)
     return *text == '\0';
 }
 
+/* A key that is not a file: an NVIDIA GPU's power limit ("nvml:<uuid>/power_limit_mw"). */
+static int is_gpu_key(const char *path, char *uuid, unsigned size)
+{
+    return gpu_power_key_uuid(path, uuid, size);
+}
+
 int ms_path_allowed(const char *path)
 {
+    char uuid[GPU_UUID_MAX];
+    if (is_gpu_key(path, uuid, sizeof uuid))
+        return strlen(path) < MS_PATH_MAX;
     static const char *const patterns[] = {
         "class/powercap/intel-rapl:#/constraint_0_power_limit_uw",
         "class/powercap/intel-rapl:#/enabled",
@@ -121,6 +131,32 @@ static int write_raw(const char *path, const char *value)
     return close(fd) == 0 && wrote == (ssize_t)len ? 0 : -1;
 }
 
+/* A non-negative decimal number, parsed without the C library (signal handler). */
+static int parse_mw(const char *value, unsigned *mw)
+{
+    unsigned long v = 0;
+    if (!*value)
+        return -1;
+    for (const char *c = value; *c; c++) {
+        if (*c < '0' || *c > '9' || v > 100000000ul)
+            return -1;
+        v = v * 10 + (unsigned long)(*c - '0');
+    }
+    *mw = (unsigned)v;
+    return 0;
+}
+
+/* One saved value back in place: a file, or a GPU's power limit through NVML
+ * (loaded by the knob that changed it). Signal-handler safe. */
+static int restore_raw(const char *path, const char *value)
+{
+    char uuid[GPU_UUID_MAX];
+    unsigned mw;
+    if (is_gpu_key(path, uuid, sizeof uuid))
+        return parse_mw(value, &mw) == 0 ? gpu_power_restore_raw(uuid, mw) : -1;
+    return write_raw(path, value);
+}
+
 /* Writes back every entry nobody has claimed yet, newest first. Returns the
  * number that could not be written; *all_mine says whether this caller claimed
  * every entry (only then may it remove the journal). */
@@ -132,7 +168,7 @@ static int restore_entries(int *all_mine)
             mine = 0;
             continue;
         }
-        if (write_raw(entries[i].path, entries[i].value) != 0)
+        if (restore_raw(entries[i].path, entries[i].value) != 0)
             failed++;
     }
     *all_mine = mine;
@@ -370,7 +406,14 @@ static gt_status replay_journal(const char *path, int *restored, char *summary, 
         used = (size_t)snprintf(summary, size, "restored %d value%s that greentune (pid %ld) left changed when it was killed:",
                                 j.count, j.count == 1 ? "" : "s", j.pid);
     for (int i = j.count - 1; i >= 0 && status == GT_OK; i--) {
-        status = gt_sysfs_write_string(j.items[i].path, j.items[i].value, err);
+        char uuid[GPU_UUID_MAX];
+        unsigned mw;
+        if (is_gpu_key(j.items[i].path, uuid, sizeof uuid))
+            status = parse_mw(j.items[i].value, &mw) == 0 ? gpu_power_restore(uuid, mw, err)
+                                                          : gt_error_set(err, GT_ERR_PARSE, "bad power limit \"%s\"",
+                                                                         j.items[i].value);
+        else
+            status = gt_sysfs_write_string(j.items[i].path, j.items[i].value, err);
         if (status != GT_OK) {
             gt_error_prefix(err, "machine state: replaying %s: ", path);
             break;
@@ -446,6 +489,32 @@ static int find_entry(const char *path)
     return -1;
 }
 
+gt_status ms_record(const char *knob, const char *path, const char *original, gt_error *err)
+{
+    if (!ms_path_allowed(path))
+        return gt_error_set(err, GT_ERR_INTERNAL, "%s: %s is not a setting this knob may change", knob, path);
+    if (!value_allowed(original))
+        return gt_error_set(err, GT_ERR_PARSE, "%s: %s holds \"%.40s\", not a value greentune can restore", knob, path,
+                            original);
+    gt_status status = ms_begin(knob, err);
+    if (status != GT_OK || find_entry(path) >= 0)
+        return status;
+    int n = atomic_load(&entry_count);
+    if (n >= MS_ENTRIES_MAX)
+        return gt_error_set(err, GT_ERR_NOMEM, "%s: more than %d settings to change", knob, MS_ENTRIES_MAX);
+    snprintf(entries[n].path, MS_PATH_MAX, "%s", path);
+    snprintf(entries[n].value, MS_VALUE_MAX, "%s", original);
+    atomic_flag_clear(&claimed[n]);
+    atomic_store(&entry_count, n + 1);
+    /* The journal names the setting before it changes: a kill -9 at any later
+     * point leaves enough behind to put the original back. */
+    if ((status = write_journal(err)) != GT_OK) {
+        atomic_store(&entry_count, n);
+        return gt_error_prefix(err, "%s: cannot write the journal: ", knob);
+    }
+    return GT_OK;
+}
+
 gt_status ms_write(const char *knob, const char *path, const char *value, gt_error *err)
 {
     if (!ms_path_allowed(path))
@@ -459,25 +528,11 @@ gt_status ms_write(const char *knob, const char *path, const char *value, gt_err
     if ((status = ms_begin(knob, err)) != GT_OK)
         return status;
     if (find_entry(path) < 0) {
-        int n = atomic_load(&entry_count);
-        if (n >= MS_ENTRIES_MAX)
-            return gt_error_set(err, GT_ERR_NOMEM, "%s: more than %d files to change", knob, MS_ENTRIES_MAX);
         char original[GT_SYSFS_VALUE_MAX];
         if ((status = gt_sysfs_read_string(path, original, sizeof original, err)) != GT_OK)
             return gt_error_prefix(err, "%s: ", knob);
-        if (!value_allowed(original))
-            return gt_error_set(err, GT_ERR_PARSE, "%s: %s holds \"%.40s\", not a value greentune can restore", knob,
-                                path, original);
-        snprintf(entries[n].path, MS_PATH_MAX, "%s", path);
-        snprintf(entries[n].value, MS_VALUE_MAX, "%s", original);
-        atomic_flag_clear(&claimed[n]);
-        atomic_store(&entry_count, n + 1);
-        /* The journal names the file before it changes: a kill -9 at any later
-         * point leaves enough behind to put the original back. */
-        if ((status = write_journal(err)) != GT_OK) {
-            atomic_store(&entry_count, n);
-            return gt_error_prefix(err, "%s: cannot write the journal: ", knob);
-        }
+        if ((status = ms_record(knob, path, original, err)) != GT_OK)
+            return status;
     }
     if ((status = gt_sysfs_write_string(path, value, err)) != GT_OK)
         return gt_error_prefix(err, "%s: ", knob);

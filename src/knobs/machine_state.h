@@ -23,6 +23,11 @@ gt_status ms_begin(const char *knob, gt_error *err);
  * `knob` names the knob in error messages. */
 gt_status ms_write(const char *knob, const char *path, const char *value, gt_error *err);
 
+/* Saves the original of a setting that is not a file (a GPU's power limit,
+ * key "nvml:<uuid>/power_limit_mw") before the knob changes it itself: in
+ * memory and in the journal, restored like the files. Once per key. */
+gt_status ms_record(const char *knob, const char *path, const char *original, gt_error *err);
+
 /* Restores every saved value (reverse order), removes the journal, releases the
  * lock and the signal handlers. When a value cannot be written back the journal
  * stays, so the next start retries, and the error says so. */
@@ -34,7 +39,7 @@ const char *ms_take_replay_note(void);
 
 /* True when a path is one a knob may write: <root>/class/powercap/intel-rapl:N/
  * {constraint_0_power_limit_uw,enabled} or <root>/devices/system/cpu/cpufreq/
- * policyN/{scaling_governor,scaling_max_freq}. */
+ * policyN/{scaling_governor,scaling_max_freq}, or a GPU's power limit key. */
 int ms_path_allowed(const char *path);
 
 #endif

@@ -352,6 +352,12 @@ void knob_evidence_item(gt_knob_use *use, const char *key, cJSON *item)
         cJSON_AddItemToObject(use->evidence, key, item);
 }
 
+double knob_evidence_get(const gt_knob_use *use, const char *key, double fallback)
+{
+    const cJSON *item = use->evidence ? cJSON_GetObjectItemCaseSensitive(use->evidence, key) : NULL;
+    return cJSON_IsNumber(item) ? item->valuedouble : fallback;
+}
+
 void knob_evidence_number(gt_knob_use *use, const char *key, double value)
 {
     knob_evidence_item(use, key, cJSON_CreateNumber(value));

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "knob_internal.h"
+#include "util/text.h"
 
 static const gt_knob_def *const phase_tables[] = {
     gt_knobs_data, gt_knobs_model, gt_knobs_train, gt_knobs_system, gt_knobs_infer,
@@ -43,33 +44,6 @@ const gt_knob_param *gt_knob_find_param(const gt_knob_def *def, const char *name
     return NULL;
 }
 
-/* Optimal string alignment distance (Levenshtein plus adjacent swaps), capped:
- * names are short, so a 64-column table is enough; longer names never match. */
-static int edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 63 || lb > 63)
-        return 99;
-    int d[64][64];
-    for (size_t i = 0; i <= la; i++)
-        d[i][0] = (int)i;
-    for (size_t j = 0; j <= lb; j++)
-        d[0][j] = (int)j;
-    for (size_t i = 1; i <= la; i++)
-        for (size_t j = 1; j <= lb; j++) {
-            int cost = a[i - 1] != b[j - 1];
-            int best = d[i - 1][j - 1] + cost;
-            if (d[i - 1][j] + 1 < best)
-                best = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < best)
-                best = d[i][j - 1] + 1;
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
-                best = d[i - 2][j - 2] + 1;
-            d[i][j] = best;
-        }
-    return d[la][lb];
-}
-
 /* Close enough to suggest: a third of the name may be wrong (at least 1, at most
  * 3 edits), or one is a prefix of the other ("prune" for "prune_layers"). */
 static int close_enough(const char *typed, const char *name, int distance)
@@ -90,7 +64,7 @@ const char *knob_suggest_among(const char *typed, const char *const *names, size
     const char *best = NULL;
     int best_distance = 99;
     for (size_t i = 0; i < count; i++) {
-        int distance = edit_distance(typed, names[i]);
+        int distance = text_edit_distance(typed, names[i]);
         if (distance < best_distance && close_enough(typed, names[i], distance)) {
             best = names[i];
             best_distance = distance;

@@ -4,8 +4,8 @@
  * before the pipeline starts (gt_knobs_apply_machine, src/knobs/apply.c), with
  * their evidence next to their effect. The sysfs writes go through
  * machine_state.c, which saves the original values, journals them and restores
- * them on every exit path. prefetch and fused are defined here but their effect
- * is provided by the pipeline and the engine (not built yet: GT_KNOB_PENDING). */
+ * them on every exit path. prefetch acts on the pipeline (its train stage's
+ * batches); fused sets up the engine's fused kernels through stage hooks. */
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -20,8 +20,11 @@
 #include <unistd.h>
 
 #include "forecast.h"
+#include "gpu_power.h"
 #include "knob_internal.h"
+#include "pipeline/stage_hooks.h"
 #include "machine_state.h"
+#include "pipeline/pipeline_internal.h"
 #include "util/sysfs.h"
 
 #define TARGETS_MAX 512
@@ -236,10 +239,6 @@ static const setting_kind power_kind = {"zones", "original_w", "limit_w_read_bac
 /* Finds every package zone and checks the cap against its range, writing nothing. */
 static gt_status power_cap_targets(const gt_knob_use *use, targets *ts, gt_error *err)
 {
-    const char *device = gt_knob_string(use, "device");
-    if (device && !strcmp(device, "gpu"))
-        return gt_error_set(err, GT_ERR_UNSUPPORTED,
-                            "power_cap: no GPU power limit support yet (NVML comes later); use device=cpu or pick another knob");
     double watts = gt_knob_double(use, "watts");
     uint64_t microwatts = (uint64_t)llround(watts * 1e6);
     gt_status status = list_numbered("power_cap", POWERCAP_DIR, "intel-rapl:",
@@ -280,14 +279,152 @@ static gt_status power_cap_targets(const gt_knob_use *use, targets *ts, gt_error
     return status;
 }
 
+/* --- power_cap on NVIDIA GPUs (device=gpu): NVML's power management limit ------- */
+
+typedef struct {
+    int count;
+    gpu_power_info gpus[GPU_POWER_MAX];   /* limit_mw: the original */
+    unsigned target_mw;
+    unsigned read_back_mw[GPU_POWER_MAX];
+} gpu_targets;
+
+static int power_cap_on_gpu(const gt_knob_use *use)
+{
+    const char *device = gt_knob_string(use, "device");
+    return device && !strcmp(device, "gpu");
+}
+
+/* Every GPU, its limit now, and the cap checked against each board's range. */
+static gt_status gpu_cap_targets(const gt_knob_use *use, gpu_targets *ts, gt_error *err)
+{
+    double watts = gt_knob_double(use, "watts");
+    ts->target_mw = (unsigned)llround(watts * 1e3);
+    gt_status status = gpu_power_list(ts->gpus, GPU_POWER_MAX, &ts->count, err);
+    for (int i = 0; i < ts->count && status == GT_OK; i++) {
+        const gpu_power_info *g = &ts->gpus[i];
+        if (ts->target_mw < g->min_mw || ts->target_mw > g->max_mw)
+            status = gt_error_set(err, GT_ERR_INVALID,
+                                  "power_cap: %g W is outside GPU %d (%s)'s range of %g to %g W; pick a limit in it",
+                                  watts, g->index, g->name, g->min_mw / 1e3, g->max_mw / 1e3);
+    }
+    return status;
+}
+
+static void gpu_key(char *key, size_t size, const gpu_power_info *g)
+{
+    snprintf(key, size, GPU_POWER_KEY_PREFIX "%s" GPU_POWER_KEY_SUFFIX, g->uuid);
+}
+
+static gt_status gpu_cap_plan(const gt_knob_use *use, FILE *out, gt_error *err)
+{
+    gpu_targets *ts = malloc(sizeof *ts);
+    if (!ts)
+        return gt_error_set(err, GT_ERR_NOMEM, "power_cap: out of memory");
+    gt_status status = gpu_cap_targets(use, ts, err);
+    for (int i = 0; i < ts->count && status == GT_OK; i++)
+        fprintf(out, "    would set GPU %d (%s, %s) power limit to %g W (now %g W, range %g to %g W; restored after "
+                     "the run)\n", ts->gpus[i].index, ts->gpus[i].name, ts->gpus[i].uuid, ts->target_mw / 1e3,
+                ts->gpus[i].limit_mw / 1e3, ts->gpus[i].min_mw / 1e3, ts->gpus[i].max_mw / 1e3);
+    free(ts);
+    return status;
+}
+
+static cJSON *watts_array(const unsigned *mw, int n)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; i < n; i++)
+        cJSON_AddItemToArray(a, cJSON_CreateNumber(mw[i] / 1e3));
+    return a;
+}
+
+/* Takes the machine state (which replays a killed run's journal, so the limits
+ * read next are the true originals), journals each GPU's limit, sets it, and
+ * reads it back. */
+static gt_status gpu_cap_apply(gt_knob_use *use, gt_error *err)
+{
+    gpu_targets *ts = malloc(sizeof *ts);
+    if (!ts)
+        return gt_error_set(err, GT_ERR_NOMEM, "power_cap: out of memory");
+    memset(ts, 0, sizeof *ts);
+    use->state = ts;
+    gt_status status = gpu_cap_targets(use, ts, err);
+    if (status == GT_OK)
+        status = ms_begin("power_cap", err);
+    if (status == GT_OK)
+        status = gpu_cap_targets(use, ts, err);
+    cJSON *zones = cJSON_CreateArray();
+    for (int i = 0; i < ts->count && status == GT_OK; i++) {
+        const gpu_power_info *g = &ts->gpus[i];
+        char key[GPU_UUID_MAX + 32], original[32], zone[256];
+        gpu_key(key, sizeof key, g);
+        snprintf(original, sizeof original, "%u", g->limit_mw);
+        snprintf(zone, sizeof zone, "GPU %d %s (%s)", g->index, g->name, g->uuid);
+        cJSON_AddItemToArray(zones, cJSON_CreateString(zone));
+        if ((status = ms_record("power_cap", key, original, err)) != GT_OK ||
+            (status = gpu_power_set(g->uuid, ts->target_mw, err)) != GT_OK ||
+            (status = gpu_power_get(g->uuid, &ts->read_back_mw[i], err)) != GT_OK)
+            break;
+        /* the board rounds to its own step */
+        if (fabs((double)ts->read_back_mw[i] - ts->target_mw) > ts->target_mw / 100.0)
+            status = gt_error_set(err, GT_ERR_UNSUPPORTED,
+                                  "power_cap: GPU %d reads back %g W after setting %g W (the driver did not apply it)",
+                                  g->index, ts->read_back_mw[i] / 1e3, ts->target_mw / 1e3);
+    }
+    unsigned original_mw[GPU_POWER_MAX], max_mw[GPU_POWER_MAX];
+    for (int i = 0; i < ts->count; i++) {
+        original_mw[i] = ts->gpus[i].limit_mw;
+        max_mw[i] = ts->gpus[i].max_mw;
+    }
+    knob_evidence_string(use, "device", "gpu");
+    knob_evidence_item(use, "zones", zones);
+    knob_evidence_item(use, "original_w", watts_array(original_mw, ts->count));
+    knob_evidence_item(use, "max_w", watts_array(max_mw, ts->count));
+    knob_evidence_item(use, "limit_w_read_back", watts_array(ts->read_back_mw, ts->count));
+    return status;
+}
+
+/* While running: each limit still what was read back after setting it. */
+static gt_status gpu_cap_verify(gt_knob_use *use, gt_error *err)
+{
+    gpu_targets *ts = use->state;
+    unsigned now[GPU_POWER_MAX] = {0};
+    gt_status status = GT_OK;
+    for (int i = 0; i < ts->count && status == GT_OK; i++)
+        if ((status = gpu_power_get(ts->gpus[i].uuid, &now[i], err)) == GT_OK && now[i] != ts->read_back_mw[i])
+            status = gt_error_set(err, GT_ERR_INVALID,
+                                  "power_cap: GPU %d's power limit changed during the run from %g W to %g W; something "
+                                  "else manages it", ts->gpus[i].index, ts->read_back_mw[i] / 1e3, now[i] / 1e3);
+    knob_evidence_item(use, "limit_w_read_back_end", watts_array(now, ts->count));
+    return status;
+}
+
+/* After the machine state was written back: each GPU at its original limit. */
+static gt_status gpu_cap_check_restored(gt_knob_use *use, gt_error *err)
+{
+    gpu_targets *ts = use->state;
+    gt_status status = GT_OK;
+    for (int i = 0; i < ts->count && status == GT_OK; i++) {
+        unsigned mw = 0;
+        if ((status = gpu_power_get(ts->gpus[i].uuid, &mw, err)) == GT_OK && mw != ts->gpus[i].limit_mw)
+            status = gt_error_set(err, GT_ERR_IO, "power_cap: GPU %d reads %g W after restoring %g W",
+                                  ts->gpus[i].index, mw / 1e3, ts->gpus[i].limit_mw / 1e3);
+    }
+    knob_evidence_bool(use, "restored", status == GT_OK);
+    return status;
+}
+
 static gt_status power_cap_plan(const gt_knob_use *use, const gt_knob_set *set, const gt_knob_context *ctx, FILE *out,
                                 gt_error *err)
 {
+    if (power_cap_on_gpu(use))
+        return gpu_cap_plan(use, out, err);
     return plan_setting(use, power_cap_targets, out, err);
 }
 
 static gt_status power_cap_apply(gt_knob_use *use, const gt_knob_set *set, const gt_knob_context *ctx, gt_error *err)
 {
+    if (power_cap_on_gpu(use))
+        return gpu_cap_apply(use, err);
     gt_status status = apply_setting(use, power_cap_targets, &power_kind, err);
     if (status == GT_OK) {
         const targets *ts = use->state;
@@ -301,7 +438,12 @@ static gt_status power_cap_apply(gt_knob_use *use, const gt_knob_set *set, const
 
 static gt_status power_cap_verify(gt_knob_use *use, gt_error *err)
 {
-    return verify_targets(use, &power_kind, err);
+    return power_cap_on_gpu(use) ? gpu_cap_verify(use, err) : verify_targets(use, &power_kind, err);
+}
+
+static gt_status power_cap_restore(gt_knob_use *use, gt_error *err)
+{
+    return power_cap_on_gpu(use) ? gpu_cap_check_restored(use, err) : check_restored(use, err);
 }
 
 /* --- cpu_freq ------------------------------------------------------------------ */
@@ -720,12 +862,51 @@ static gt_status carbon_aware_apply(gt_knob_use *use, const gt_knob_set *set, co
     return GT_OK;
 }
 
+/* --- prefetch: a pipeline knob (the train stage's batch feed) ----------------------- */
+
+static gt_status prefetch_train(gt_knob_use *use, gt_pipeline_ctx *p, gt_error *err)
+{
+    (void)err;
+    p->train_settings.prefetch = (int)gt_knob_int(use, "depth");
+    return GT_OK;
+}
+
+/* Overlap: the time the prefetch thread spent building batches that the train
+ * thread did not spend waiting for them. */
+static gt_status prefetch_evidence(gt_knob_use *use, gt_pipeline_ctx *p, gt_error *err)
+{
+    const gt_train_counts *c = &p->trained;
+    double overlap = c->batch_build_s - c->batch_wait_s;
+    knob_evidence_number(use, "overlap_s", overlap > 0 ? overlap : 0);
+    knob_evidence_number(use, "batches_prefetched", (double)c->batches_prefetched);
+    knob_evidence_number(use, "build_s", c->batch_build_s);
+    knob_evidence_number(use, "wait_s", c->batch_wait_s);
+    if (c->micro_batches > 0 && c->batches_prefetched == 0)
+        return gt_error_set(err, GT_ERR_INTERNAL, "knob \"prefetch\": no batch was built ahead of the train "
+                            "thread — the prefetch did not take effect");
+    return GT_OK;
+}
+
+static const gt_stage_hooks prefetch_stage = {.at = {[GT_HOOK_TRAIN] = prefetch_train,
+                                                     [GT_HOOK_FINISH] = prefetch_evidence}};
+
+static gt_status prefetch_plan(const gt_knob_use *use, const gt_knob_set *set, const gt_knob_context *ctx, FILE *out,
+                               gt_error *err)
+{
+    (void)set;
+    (void)ctx;
+    (void)err;
+    fprintf(out, "    would: build up to %ld training batches ahead on a background thread while the current one "
+            "trains\n", gt_knob_int(use, "depth"));
+    return GT_OK;
+}
+
 /* --- definitions ------------------------------------------------------------------ */
 
 static const char *const power_devices[] = {"cpu", "gpu", NULL};
 
 static const struct gt_knob_hooks power_cap_hooks = {
-    .plan = power_cap_plan, .apply = power_cap_apply, .verify = power_cap_verify, .restore = check_restored};
+    .plan = power_cap_plan, .apply = power_cap_apply, .verify = power_cap_verify, .restore = power_cap_restore};
 static const struct gt_knob_hooks cpu_freq_hooks = {.validate = cpu_freq_validate, .plan = cpu_freq_plan,
                                                     .apply = cpu_freq_apply, .verify = cpu_freq_verify,
                                                     .restore = check_restored};
@@ -733,6 +914,52 @@ static const struct gt_knob_hooks threads_hooks = {.plan = threads_plan, .apply 
 static const struct gt_knob_hooks pin_cores_hooks = {.validate = pin_cores_validate, .plan = pin_cores_plan,
                                                      .apply = pin_cores_apply, .restore = pin_cores_restore};
 static const struct gt_knob_hooks carbon_aware_hooks = {.plan = carbon_aware_plan, .apply = carbon_aware_apply};
+static const struct gt_knob_hooks prefetch_hooks = {.plan = prefetch_plan, .stage = &prefetch_stage};
+
+/* --- fused: the engine's fused kernels ------------------------------------------ */
+
+/* Training: blocked attention with the softmax inside, residual + dropout +
+ * LayerNorm in one pass, the activation's slope kept from the forward;
+ * inference: bias + activation and residual adds as matmul epilogues,
+ * prepacked weights. */
+static gt_status fused_load(gt_knob_use *use, gt_pipeline_ctx *p, gt_error *err)
+{
+    (void)use;
+    (void)err;
+    p->nn.fused = 1;
+    p->nn.attention = GT_NN_ATTN_FUSED;
+    return GT_OK;
+}
+
+static gt_status fused_finish(gt_knob_use *use, gt_pipeline_ctx *p, gt_error *err)
+{
+    gt_nn_model_info info;
+    gt_nn_model_info_get(p->model, &info);
+    const cJSON *seconds = cJSON_GetObjectItemCaseSensitive(p->train_json, "compute_seconds");
+    const cJSON *steps = cJSON_GetObjectItemCaseSensitive(p->train_json, "steps");
+    double n = cJSON_IsNumber(steps) ? steps->valuedouble : 0;
+    knob_evidence_number(use, "fused_ops", (double)info.fused_ops);
+    knob_evidence_number(use, "step_ms", n > 0 && cJSON_IsNumber(seconds) ? 1e3 * seconds->valuedouble / n : 0);
+    if (!info.fused_ops)
+        return gt_error_set(err, GT_ERR_INTERNAL, "knob \"fused\": no op ran fused");
+    return GT_OK;
+}
+
+static gt_status fused_plan(const gt_knob_use *use, const gt_knob_set *set, const gt_knob_context *ctx, FILE *out,
+                            gt_error *err)
+{
+    (void)use;
+    (void)set;
+    (void)ctx;
+    (void)err;
+    fputs("    would run the fused attention (softmax inside the blocks), residual + LayerNorm in one pass and the\n"
+          "    activation's slope kept in training; bias + activation and residual adds in the matmuls in inference\n",
+          out);
+    return GT_OK;
+}
+
+static const gt_stage_hooks fused_stage = {.at = {[GT_HOOK_LOAD] = fused_load, [GT_HOOK_FINISH] = fused_finish}};
+static const struct gt_knob_hooks fused_hooks = {.plan = fused_plan, .stage = &fused_stage};
 
 const gt_knob_def gt_knobs_system[] = {
     /* power_cap (V5): RAPL package limits through powercap. */
@@ -742,30 +969,34 @@ const gt_knob_def gt_knobs_system[] = {
         .resources = GT_RESOURCE_HARDWARE,
         .stages = GT_STAGE_ALL,
         .paper = "V5",
-        .summary = "cap every CPU package's long-term power (RAPL constraint_0); restored after the run",
+        .summary = "cap every CPU package's long-term power (RAPL constraint_0), or every NVIDIA GPU's power limit "
+                   "(NVML); restored after the run",
         .params = (const gt_knob_param[]){
-            {"watts", GT_PARAM_FLOAT, NULL, 5, 5000, NULL, 1, "limit per package, in watts"},
-            {"device", GT_PARAM_ENUM, "cpu", 0, 0, power_devices, 0, "cpu (RAPL); gpu (NVML) is not supported yet"},
+            {"watts", GT_PARAM_FLOAT, NULL, 5, 5000, NULL, 1, "limit per package (or GPU), in watts"},
+            {"device", GT_PARAM_ENUM, "cpu", 0, 0, power_devices, 0,
+             "cpu (RAPL package limits) or gpu (NVML power limits; needs root)"},
             {0}},
         .evidence = (const char *const[]){"zones", "original_w", "limit_w_read_back", "restored", NULL},
         .effect = GT_KNOB_MACHINE,
         .hooks = &power_cap_hooks,
     },
-    /* prefetch (V10, the paper's "pin-memory"). Effect provided by the pipeline (batch loader). */
+    /* prefetch (V10, the paper's "pin-memory" data loader): training batches
+     * built on a background thread (src/pipeline/batch_feed.c). */
     {
         .name = "prefetch",
         .phases = GT_PHASE_SYSTEM,
         .resources = GT_RESOURCE_IO,
-        .stages = GT_STAGE_TRAIN | GT_STAGE_EVAL,
+        .stages = GT_STAGE_TRAIN,
         .paper = "V10",
         .summary = "a background thread prepares the next batches while the current one trains",
         .params = (const gt_knob_param[]){
             {"depth", GT_PARAM_INT, "2", 1, 16, NULL, 1, "batches prepared ahead"},
             {0}},
         .evidence = (const char *const[]){"overlap_s", "batches_prefetched", NULL},
-        .effect = GT_KNOB_PENDING,
+        .effect = GT_KNOB_PIPELINE,
+        .hooks = &prefetch_hooks,
     },
-    /* fused (V11, the "torch.compile" analogue). Effect provided by the engine. */
+    /* fused (V11, the "torch.compile" analogue): the engine's fused kernels (hooks above). */
     {
         .name = "fused",
         .phases = GT_PHASE_SYSTEM,
@@ -775,7 +1006,8 @@ const gt_knob_def gt_knobs_system[] = {
         .summary = "fused kernels: attention+softmax, bias+GELU, layernorm+residual, prepacked weights",
         .params = NULL,
         .evidence = (const char *const[]){"fused_ops", "step_ms", NULL},
-        .effect = GT_KNOB_PENDING,
+        .effect = GT_KNOB_PIPELINE,
+        .hooks = &fused_hooks,
     },
     /* threads (survey, hardware-aware): OpenMP team size of this process. */
     {

@@ -107,23 +107,28 @@ float adamw8bit_decode_r(uint8_t code, float scale)
     return code ? lut_r[code] * scale : 0.0f;
 }
 
-void adamw8bit_block(float *p, const float *g, uint8_t *qm, uint8_t *qv, float *m_scale, float *r_scale, int n,
-                     uint64_t first, const adamw_consts *c)
+int adamw8bit_block(float *p, const float *g, uint8_t *qm, uint8_t *qv, float *m_scale, float *r_scale, int n,
+                    uint64_t first, const adamw_consts *c)
 {
     pthread_once(&tables_once, make_tables);
     float m[ADAMW8_BLOCK], r[ADAMW8_BLOCK];
     float ms = *m_scale, rs = *r_scale, m_max = 0.0f, r_max = 0.0f;
+    int skipped = 0;
     for (int i = 0; i < n; i++) {
         float mag = (qm[i] & 0x7f) ? lut_m[qm[i] & 0x7f] * ms : 0.0f;
         float mi = qm[i] & 0x80 ? -mag : mag;
         float ri = qv[i] ? lut_r[qv[i]] * rs : 0.0f;
-        /* The same operations, in the same order, as the fp32 AdamW in optimizer.c. */
-        float pi = p[i] * c->decay;
-        mi = mi * c->beta1 + c->one_minus_beta1 * g[i];
-        float vi = ri * ri * c->beta2 + c->one_minus_beta2 * g[i] * g[i];
-        ri = sqrtf(vi);
-        float denom = ri / c->bc2_sqrt + c->eps;
-        p[i] = pi + c->neg_step * mi / denom;
+        if (fabsf(g[i]) < c->threshold) {
+            skipped++;
+        } else {
+            /* The same operations, in the same order, as the fp32 AdamW in optimizer.c. */
+            float pi = p[i] * c->decay;
+            mi = mi * c->beta1 + c->one_minus_beta1 * g[i];
+            float vi = ri * ri * c->beta2 + c->one_minus_beta2 * g[i] * g[i];
+            ri = sqrtf(vi);
+            float denom = ri / c->bc2_sqrt + c->eps;
+            p[i] = pi + c->neg_step * mi / denom;
+        }
         m[i] = mi;
         r[i] = ri;
         m_max = fmaxf(m_max, fabsf(mi));
@@ -138,4 +143,5 @@ void adamw8bit_block(float *p, const float *g, uint8_t *qm, uint8_t *qv, float *
     }
     *m_scale = m_max;
     *r_scale = r_max;
+    return skipped;
 }

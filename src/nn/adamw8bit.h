@@ -35,14 +35,17 @@ typedef struct {
     float bc2_sqrt;      /* sqrt(1 - beta2^t) */
     float neg_step;      /* -lr / (1 - beta1^t) */
     float eps;
+    float threshold;     /* grad_sparsify: entries with |g| below it are left alone (0: none) */
     uint64_t seed;       /* rounding noise of this step (8-bit state only) */
 } adamw_consts;
 
 /* Updates n values (n <= ADAMW8_BLOCK) of one block: p and g are the block's
  * parameters and gradients, qm and qv its codes, m_scale and r_scale its two
  * scales; first is the index of its first value in the whole state (seeds the
- * rounding noise). */
-void adamw8bit_block(float *p, const float *g, uint8_t *qm, uint8_t *qv, float *m_scale, float *r_scale, int n,
+ * rounding noise). Returns how many values were skipped (|g| < threshold):
+ * their parameter stays, their moments keep their values (re-encoded against
+ * the block's new scales). */
+int adamw8bit_block(float *p, const float *g, uint8_t *qm, uint8_t *qv, float *m_scale, float *r_scale, int n,
                      uint64_t first, const adamw_consts *c);
 
 /* Encoding and decoding of single values, exposed for tests. u in [0, 1) is

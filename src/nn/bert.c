@@ -54,40 +54,28 @@ gt_status bert_declare(gt_nn_model *m, gt_error *err)
     return st;
 }
 
+/* One layer's activations; x->in is set (NULL for the checkpointed layers' shared set). */
+static void plan_layer(gt_nn_model *m, nn_arena *a, layer_acts *x, int train)
+{
+    size_t N = (size_t)model_rows(m), C = (size_t)m->cfg.dim, F = (size_t)m->cfg.ffn;
+    model_plan_attention(m, a, x);
+    x->res1 = plan_floats(a, N * C, 1);
+    x->mean1 = plan_floats(a, N, train);
+    x->rstd1 = plan_floats(a, N, train);
+    x->norm2in = plan_floats(a, N * C, 1);
+    x->ffn_pre = plan_floats(a, N * F, 1);
+    /* inference applies the activation in place */
+    x->ffn_act = train ? plan_floats(a, N * F, 1) : x->ffn_pre;
+    x->res2 = plan_floats(a, N * C, 1);
+    x->mean2 = plan_floats(a, N, train);
+    x->rstd2 = plan_floats(a, N, train);
+    model_plan_layer_out(m, a, x, train, C);
+}
+
 void bert_plan(gt_nn_model *m, nn_arena *a)
 {
-    const gt_nn_config *c = &m->cfg;
-    size_t N = (size_t)model_rows(m), C = (size_t)c->dim, F = (size_t)c->ffn;
-    size_t heads = (size_t)m->B * c->heads, T = (size_t)m->T;
-    int train = m->mode == MODEL_TRAIN, bf = train && model_precision(m) == GT_NN_BF16;
-    int fused = m->opt.attention == GT_NN_ATTN_FUSED;
-    int count = train ? c->layers : 1;
-    for (int l = 0; l < count; l++) {
-        layer_acts *x = &m->acts[l];
-        x->in = l == 0 ? m->s.emb_out : m->acts[l - 1].out;
-        x->qkv = plan_floats(a, N * 3 * C, 1);
-        x->probs = plan_floats(a, heads * T * T, !fused);
-        x->lse = plan_floats(a, heads * T, fused);
-        x->ctx = plan_floats(a, N * C, 1);
-        x->res1 = plan_floats(a, N * C, 1);
-        x->mean1 = plan_floats(a, N, train);
-        x->rstd1 = plan_floats(a, N, train);
-        x->norm2in = plan_floats(a, N * C, 1);
-        x->ffn_pre = plan_floats(a, N * F, 1);
-        /* inference applies the activation in place */
-        x->ffn_act = train ? plan_floats(a, N * F, 1) : x->ffn_pre;
-        x->res2 = plan_floats(a, N * C, 1);
-        x->mean2 = plan_floats(a, N, train);
-        x->rstd2 = plan_floats(a, N, train);
-        x->out = train ? plan_floats(a, N * C, 1) : x->in;
-        x->mask_attn = plan_bytes(a, N * C, train && c->drop_attn_out > 0);
-        x->mask_ffn = plan_bytes(a, N * C, train && c->drop_ffn > 0);
-        x->qkv_in_bf = plan_bf16(a, N * C, bf);
-        x->ctx_bf = plan_bf16(a, N * C, bf);
-        x->ffn_in_bf = plan_bf16(a, N * C, bf);
-        x->ffn_act_bf = plan_bf16(a, N * F, bf);
-    }
-    m->g.g_f = plan_floats(a, N * F, train);
+    model_plan_layers(m, a, plan_layer);
+    m->g.g_f = plan_floats(a, (size_t)model_rows(m) * m->cfg.ffn, m->mode == MODEL_TRAIN);
 }
 
 static void embeddings_forward(gt_nn_model *m)
@@ -126,7 +114,7 @@ static void layer_forward(gt_nn_model *m, int l, layer_acts *a)
     model_layer *L = &m->layers[l];
     float *tmp = m->s.tmp;
     const int N = (int)model_rows(m);
-    const long NC = (long)N * c->dim, NF = (long)N * c->ffn;
+    const long NF = (long)N * c->ffn;
     if (m->opt.fused && m->mode == MODEL_INFER) {
         layer_infer_fused(m, l, a);
         return;
@@ -135,17 +123,19 @@ static void layer_forward(gt_nn_model *m, int l, layer_acts *a)
     model_linear_forward(m, &L->qkv, a->qkv, a->in, a->qkv_in_bf, N);
     model_attention_forward(m, L, a);
     model_linear_forward(m, &L->attn_out, tmp, a->ctx, a->ctx_bf, N);
-    model_dropout_residual(m, a->res1, a->mask_attn, tmp, a->in, NC, c->drop_attn_out, dropout_site(l, 0));
-    model_norm_forward(m, a->norm2in, a->mean1, a->rstd1, a->res1, L->norm1_w, L->norm1_b, N);
+    model_residual_norm(m, a->res1, a->norm2in, a->mean1, a->rstd1, a->mask_attn, tmp, a->in, c->drop_attn_out,
+                        dropout_site(l, 0), L->norm1_w, L->norm1_b);
 
     model_linear_forward(m, &L->ffn_in, a->ffn_pre, a->norm2in, a->ffn_in_bf, N);
-    if (m->opt.fused && m->mode == MODEL_TRAIN)   /* keep act' over the pre-activation for backward */
+    if (m->opt.fused && m->mode == MODEL_TRAIN) { /* keep act' over the pre-activation for backward */
+        m->fused_ops++;
         activation_forward_slope(a->ffn_act, a->ffn_pre, a->ffn_pre, NF, model_activation(c->act));
-    else
+    } else {
         activation_forward(a->ffn_act, a->ffn_pre, NF, model_activation(c->act));
+    }
     model_linear_forward(m, &L->ffn_out, tmp, a->ffn_act, a->ffn_act_bf, N);
-    model_dropout_residual(m, a->res2, a->mask_ffn, tmp, a->norm2in, NC, c->drop_ffn, dropout_site(l, 1));
-    model_norm_forward(m, a->out, a->mean2, a->rstd2, a->res2, L->norm2_w, L->norm2_b, N);
+    model_residual_norm(m, a->res2, a->out, a->mean2, a->rstd2, a->mask_ffn, tmp, a->norm2in, c->drop_ffn,
+                        dropout_site(l, 1), L->norm2_w, L->norm2_b);
 }
 
 gt_status bert_forward(gt_nn_model *m)
@@ -219,8 +209,10 @@ gt_status bert_backward(gt_nn_model *m)
     model_linear_backward(m, &m->head, g->g_head_b, g->g_head_a, s->pooled, s->pooled_bf, m->B, 0);
     model_pool_backward(m, g->g_out, g->g_head_b);
 
-    for (int l = c->layers - 1; l >= 0; l--)
+    for (int l = c->layers - 1; l >= 0; l--) {
+        model_recompute(m, l, layer_forward);
         layer_backward(m, l, &m->acts[l]);
+    }
     embeddings_backward(m);
     return GT_OK;
 }

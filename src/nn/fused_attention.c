@@ -28,12 +28,16 @@
 
 /* Square blocks of queries x keys. 128 amortises the online-softmax
  * bookkeeping best; with a sliding window, 64 skips more of the area outside
- * the band. (Measured at T = 256, D = 64: docs/performance.md.) */
-enum { BLOCK_MAX = 128 };
+ * the band. (Measured at T = 256, D = 64: docs/performance.md.) A caller may
+ * pick another size (the attention knob's block), up to BLOCK_MAX. */
+enum { BLOCK_AUTO = 128, BLOCK_MAX = 256 };
 
 static int block_size(attention_shape s)
 {
-    return s.window > 0 && s.window < 2 * s.T ? 64 : BLOCK_MAX;
+    int bs = s.block > 0 ? (s.block < BLOCK_MAX ? s.block : BLOCK_MAX)
+                         : s.window > 0 && s.window < 2 * s.T ? 64 : BLOCK_AUTO;
+    int whole = (s.T + 15) / 16 * 16;   /* a block past the sequence only costs scratch */
+    return bs < whole ? bs : whole;
 }
 
 /* Row stride of a transposed (D, T) operand: T rounded up to whole vectors,
@@ -49,7 +53,8 @@ static int transposed_stride(int T)
  * k^T and v^T (D, ldt), Delta (T), two blocks. */
 static long fused_thread_floats(attention_shape s)
 {
-    return 3L * s.T * s.D + 2L * s.D * transposed_stride(s.T) + s.T + 2L * BLOCK_MAX * BLOCK_MAX;
+    long bs = block_size(s);
+    return 3L * s.T * s.D + 2L * s.D * transposed_stride(s.T) + s.T + 2L * bs * bs;
 }
 
 long fused_attention_scratch_floats(attention_shape s)

@@ -4,42 +4,18 @@
 #include <omp.h>
 #include <string.h>
 
+#include "nn/layernorm_row.h"
 #include "nn/ops.h"
 
 /* y: (N, C), mean/rstd: (N) (may be NULL in inference), x: (N, C), w: (C),
- * b: (C) or NULL. Two passes per row (mean, then squared deviations): the
- * one-pass E[x^2] - E[x]^2 loses digits when |mean| >> std. */
+ * b: (C) or NULL. */
 void layernorm_forward(float *y, float *mean, float *rstd, const float *x, const float *w, const float *b,
                        int N, int C, float eps)
 {
 #pragma omp parallel for schedule(static)
-    for (int n = 0; n < N; n++) {
-        const float *xr = x + (long)n * C;
-        float *yr = y + (long)n * C;
-        float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-        for (int c = 0; c < C; c++)
-            sum += xr[c];
-        float mu = sum / C;
-        float ss = 0.0f;
-#pragma omp simd reduction(+ : ss)
-        for (int c = 0; c < C; c++)
-            ss += (xr[c] - mu) * (xr[c] - mu);
-        float rs = 1.0f / sqrtf(ss / C + eps);
-        if (b) {
-#pragma omp simd
-            for (int c = 0; c < C; c++)
-                yr[c] = (xr[c] - mu) * rs * w[c] + b[c];
-        } else {
-#pragma omp simd
-            for (int c = 0; c < C; c++)
-                yr[c] = (xr[c] - mu) * rs * w[c];
-        }
-        if (mean)
-            mean[n] = mu;
-        if (rstd)
-            rstd[n] = rs;
-    }
+    for (int n = 0; n < N; n++)
+        layernorm_row(y + (long)n * C, mean ? mean + n : NULL, rstd ? rstd + n : NULL, x + (long)n * C, w, b, C,
+                      eps);
 }
 
 /* Rows are summed into dw/db in LAYERNORM_GROUPS fixed groups (each group's

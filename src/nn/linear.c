@@ -18,16 +18,19 @@ void linear_weight_free(linear_weight *lw)
     nn_free(lw->w_bf16);
     nn_free(lw->w_s8);
     nn_free(lw->w_scale);
+    nn_free(lw->w_deq);
     mm_packed_free(&lw->packed);
     lw->w_bf16 = NULL;
     lw->w_s8 = NULL;
     lw->w_scale = NULL;
+    lw->w_deq = NULL;
 }
 
 size_t linear_weight_extra_bytes(const linear_weight *lw)
 {
     size_t n = (size_t)lw->out * lw->in;
-    size_t bytes = (lw->w_bf16 ? n * sizeof(bf16) : 0) + (lw->w_s8 ? n + lw->out * sizeof(float) : 0);
+    size_t bytes = (lw->w_bf16 ? n * sizeof(bf16) : 0) + (lw->w_s8 ? n + lw->out * sizeof(float) : 0) +
+                   (lw->w_deq ? n * sizeof(float) : 0);
     for (int i = 0; i < MM_PACK_SLOTS; i++)
         bytes += lw->packed.slot[i].bytes;
     return bytes;
@@ -83,6 +86,22 @@ static gt_status refresh_s8(linear_weight *w, gt_error *err)
     }
     quantize_weights(w->w_s8, w->w_scale, w->w, w->out, w->in, int8_weight_qmax());
     w->s8_epoch = *w->epoch;
+    return GT_OK;
+}
+
+/* The fp32 image of the int8 copy, for dx = dy . W through a frozen int8 weight. */
+static gt_status refresh_deq(linear_weight *w, gt_error *err)
+{
+    gt_status st = refresh_s8(w, err);
+    if (st != GT_OK || (w->w_deq && w->deq_epoch == w->s8_epoch))
+        return st;
+    if (!w->w_deq && !(w->w_deq = nn_alloc((size_t)w->out * w->in * sizeof(float))))
+        return gt_error_set(err, GT_ERR_NOMEM, "linear %dx%d: out of memory for the dequantized weight", w->out,
+                            w->in);
+    for (int o = 0; o < w->out; o++)
+        for (int i = 0; i < w->in; i++)
+            w->w_deq[(size_t)o * w->in + i] = (float)w->w_s8[(size_t)o * w->in + i] * w->w_scale[o];
+    w->deq_epoch = w->s8_epoch;
     return GT_OK;
 }
 
@@ -194,9 +213,17 @@ static gt_status backward(mm_ctx *mm, float *dx, float *dw, float *db, const flo
     gt_status st = check_shape(w, N, err);
     if (st != GT_OK)
         return st;
-    if (p == GT_NN_INT8)
-        return gt_error_set(err, GT_ERR_UNSUPPORTED,
-                            "linear %dx%d: int8 is for inference only (train in fp32 or bf16)", w->out, w->in);
+    if (p == GT_NN_INT8) {
+        if (dw || db)
+            return gt_error_set(err, GT_ERR_UNSUPPORTED,
+                                "linear %dx%d: int8 weights do not train (int8 is for inference and frozen weights)",
+                                w->out, w->in);
+        if (!dx || (st = refresh_deq(w, err)) != GT_OK)
+            return st;
+        mm_desc d = {.M = N, .K = w->out, .N = w->in, .a = MM_F32, .b = MM_F32,
+                     .accumulate = flags & LINEAR_DX_ACCUMULATE};
+        return mm_run(mm, &d, dx, dy, w->w_deq, NULL, NULL, err);
+    }
     if (p != GT_NN_FP32 && p != GT_NN_BF16)
         return gt_error_set(err, GT_ERR_INVALID, "linear: unknown precision %d", (int)p);
     if (db)

@@ -42,6 +42,8 @@ typedef struct {
     int8_t *w_s8;             /* (out, in) */
     float *w_scale;           /* (out) */
     uint64_t s8_epoch;
+    float *w_deq;             /* (out, in) w_s8 * w_scale: backward through a frozen int8 weight */
+    uint64_t deq_epoch;
     mm_packed packed;
 } linear_weight;
 
@@ -71,7 +73,9 @@ gt_status linear_forward_fused(mm_ctx *mm, float *y, const float *x, bf16 *x_bf1
 /* dx: (N, in) written (or accumulated with LINEAR_DX_ACCUMULATE), NULL to skip;
  * dw: (out, in) accumulated, NULL for a frozen weight; db: (out) accumulated or
  * NULL; dy: (N, out); x: (N, in) the forward's input; x_bf16: what
- * linear_forward kept there, or NULL. int8 has no backward. */
+ * linear_forward kept there, or NULL. int8 (a frozen weight that ran int8
+ * forward, QLoRA-style): dx only, dx = dy . dequantized int8 W in fp32, so the
+ * gradient belongs to the weights the forward used; dw and db must be NULL. */
 gt_status linear_backward(mm_ctx *mm, float *dx, float *dw, float *db, const float *dy, const float *x,
                           const bf16 *x_bf16, linear_weight *w, int N, int flags, gt_nn_precision p,
                           gt_error *err);

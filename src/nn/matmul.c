@@ -103,7 +103,8 @@ static gt_status validate(const mm_desc *d)
     int int8 = d->b == MM_S8;
     if (!ok || (d->scaled && !int8) || (d->c != MM_F32 && d->c != MM_S32) || (d->c == MM_S32 && !int8) ||
         (d->c == MM_S32 && (d->bias || d->scaled || d->accumulate || d->eltwise)) ||
-        (unsigned)d->eltwise > MM_ELTWISE_RELU)
+        (unsigned)d->eltwise > MM_ELTWISE_RELU || d->batch < 0 ||
+        (d->batch > 1 && (d->bias || d->scaled || d->b_packed)))
         return GT_ERR_INVALID;
     return GT_OK;
 }
@@ -157,10 +158,20 @@ static void entry_destroy(mm_entry *e)
     memset(e, 0, sizeof *e);
 }
 
-static dnnl_status_t matrix_md(dnnl_memory_desc_t *md, int rows, int cols, mm_type t, int trans)
+/* A (rows, cols) matrix, stored transposed when trans; batch > 1 stacks that many. */
+static dnnl_status_t batch_md(dnnl_memory_desc_t *md, int batch, int rows, int cols, mm_type t, int trans)
 {
+    if (batch > 1) {
+        dnnl_dims_t dims = {batch, rows, cols};
+        return dnnl_memory_desc_init_by_tag(md, 3, dims, dnnl_type(t), trans ? dnnl_acb : dnnl_abc);
+    }
     dnnl_dims_t dims = {rows, cols};
     return dnnl_memory_desc_init_by_tag(md, 2, dims, dnnl_type(t), trans ? dnnl_ba : dnnl_ab);
+}
+
+static dnnl_status_t matrix_md(dnnl_memory_desc_t *md, int rows, int cols, mm_type t, int trans)
+{
+    return batch_md(md, 1, rows, cols, t, trans);
 }
 
 static dnnl_status_t make_attr(dnnl_primitive_attr_t *attr, const mm_desc *d)
@@ -200,14 +211,14 @@ static dnnl_status_t make_memory(dnnl_memory_t *m, const dnnl_memory_desc_t *md,
 static dnnl_status_t create_primitive(mm_ctx *ctx, mm_entry *e, const mm_desc *d)
 {
     dnnl_memory_desc_t a_md, b_md, c_md, bias_md, scales_md;
-    dnnl_status_t s = matrix_md(&a_md, d->M, d->K, d->a, d->a_trans);
+    dnnl_status_t s = batch_md(&a_md, d->batch, d->M, d->K, d->a, d->a_trans);
     if (s == dnnl_success) {
         dnnl_dims_t dims = {d->K, d->N};
         s = d->b_packed ? dnnl_memory_desc_init_by_tag(&b_md, 2, dims, dnnl_type(d->b), dnnl_format_tag_any)
-                        : matrix_md(&b_md, d->K, d->N, d->b, d->b_trans);
+                        : batch_md(&b_md, d->batch, d->K, d->N, d->b, d->b_trans);
     }
     if (s == dnnl_success)
-        s = matrix_md(&c_md, d->M, d->N, d->c, 0);
+        s = batch_md(&c_md, d->batch, d->M, d->N, d->c, 0);
     if (s == dnnl_success)
         s = matrix_md(&bias_md, 1, d->N, MM_F32, 0);
     if (s == dnnl_success) {
@@ -450,7 +461,7 @@ gt_status mm_run(mm_ctx *ctx, const mm_desc *d, float *C, const void *A, const v
         return fail(ctx, err, GT_ERR_INTERNAL, &k, "execution failed", s);
 
     gt_nn_precision p = precision_of(d->a);
-    ctx->stats.flops[p] += 2.0 * d->M * d->N * (double)d->K;
+    ctx->stats.flops[p] += 2.0 * d->M * d->N * (double)d->K * (d->batch > 1 ? d->batch : 1);
     ctx->stats.calls[p]++;
     return GT_OK;
 }

@@ -48,6 +48,9 @@ typedef struct {
     int scaled;      /* int8: multiply by scales (N) given at run time */
     int b_packed;    /* B is in the primitive's preferred layout (see mm_pack) */
     mm_eltwise eltwise; /* activation post-op (MM_ELTWISE_NONE: none) */
+    int batch;       /* > 1: that many independent products, each matrix of A, B
+                        and C stored one after another (a batched matmul, e.g.
+                        attention's heads); no bias, scales or packing then */
     int threads;     /* filled in by mm_run: primitives are made for a thread count */
 } mm_desc;
 
@@ -56,7 +59,7 @@ typedef struct mm_ctx mm_ctx;
 /* Work done, by precision (fp32 / bf16 / int8, from the type of A):
  * the evidence of the bf16 and int8 knobs. */
 typedef struct {
-    double flops[GT_NN_PRECISIONS];    /* 2 M N K per call */
+    double flops[GT_NN_PRECISIONS];    /* 2 M N K (times batch) per call */
     long calls[GT_NN_PRECISIONS];
     long cache_hits, cache_misses;     /* primitive reuse */
 } mm_stats;

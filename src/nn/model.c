@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "nn/attention_bf16.h"
+#include "nn/cuda/gpu.h"
 #include "nn/model.h"
 
 /* ---- parameters ------------------------------------------------------------------- */
@@ -54,22 +56,47 @@ float *model_grad(const gt_nn_model *m, int index)
     return index < 0 ? NULL : params_grad(&m->params, index);
 }
 
-/* Every model_linear of the model, for binding and freeing their weight handles. */
-static int all_linears(gt_nn_model *m, model_linear **out, int cap)
+/* Calls fn on every linear layer of the model. */
+static void each_linear(gt_nn_model *m, void (*fn)(gt_nn_model *m, model_linear *l, void *ctx), void *ctx)
 {
-    int n = 0;
     for (int l = 0; l < m->cfg.layers; l++) {
-        model_linear *ls[4] = {&m->layers[l].qkv, &m->layers[l].attn_out, &m->layers[l].ffn_in,
-                               &m->layers[l].ffn_out};
-        for (int i = 0; i < 4; i++)
-            if (n < cap)
-                out[n++] = ls[i];
+        model_layer *L = &m->layers[l];
+        fn(m, &L->qkv, ctx);
+        fn(m, &L->attn_out, ctx);
+        fn(m, &L->ffn_in, ctx);
+        fn(m, &L->ffn_out, ctx);
     }
-    if (n + 2 <= cap) {
-        out[n++] = &m->head;
-        out[n++] = &m->classifier;
-    }
-    return n;
+    fn(m, &m->head, ctx);
+    fn(m, &m->classifier, ctx);
+}
+
+/* Points the weight handle at the parameter block (its derived copies are made
+ * on first use). Frozen weights follow the frozen epoch, which optimizer steps
+ * leave alone: their packed and int8 copies are made once. */
+static void bind_linear(gt_nn_model *m, model_linear *l, void *unused)
+{
+    (void)unused;
+    const param_tensor *t = &m->params.tensors[l->w];
+    linear_weight_init(&l->lw, model_data(m, l->w), (int)t->shape[0], (int)t->shape[1],
+                       t->trainable ? &m->params.epoch : &m->params.frozen_epoch);
+}
+
+static void free_linear(gt_nn_model *m, model_linear *l, void *unused)
+{
+    (void)m, (void)unused;
+    linear_weight_free(&l->lw);
+}
+
+static void count_int8_linear(gt_nn_model *m, model_linear *l, void *ctx)
+{
+    (void)m;
+    gt_nn_model_info *info = ctx;
+    if (!l->lw.w_s8)
+        return;
+    size_t w = (size_t)l->lw.out * l->lw.in;
+    info->int8_weights++;
+    info->int8_weight_bytes += w + (size_t)l->lw.out * sizeof(float);
+    info->int8_source_bytes += w * sizeof(float);
 }
 
 /* ---- the pieces every architecture uses ---------------------------------------------- */
@@ -79,13 +106,33 @@ gt_nn_precision model_precision(const gt_nn_model *m)
     return m->mode == MODEL_INFER ? m->opt.infer_precision : m->opt.train_precision;
 }
 
+/* A frozen weight runs int8 in training when the options ask (QLoRA-style). */
+static gt_nn_precision linear_precision(const gt_nn_model *m, const model_linear *l)
+{
+    if (m->mode == MODEL_TRAIN && m->opt.frozen_int8 && model_grad(m, l->w) == NULL)
+        return GT_NN_INT8;
+    return model_precision(m);
+}
+
 gt_status model_linear_forward_fused(gt_nn_model *m, model_linear *l, float *y, const float *x, bf16 *x_bf16, int N,
                                      int flags, mm_eltwise act)
 {
     /* Packing pays off only for weights that stay fixed over many calls. */
     l->lw.prepack = m->mode == MODEL_INFER || model_grad(m, l->w) == NULL;
-    return linear_forward_fused(m->mm, y, x, x_bf16, &l->lw, model_data(m, l->b), N, model_precision(m), flags, act,
-                                NULL);
+    /* Adapters add to the projection before its activation. */
+    mm_eltwise epilogue = l->nlora ? MM_ELTWISE_NONE : act;
+    if (flags || epilogue != MM_ELTWISE_NONE)
+        m->fused_ops++;
+    gt_status st = linear_forward_fused(m->mm, y, x, x_bf16, &l->lw, model_data(m, l->b), N,
+                                        linear_precision(m, l), flags, epilogue, NULL);
+    if (st != GT_OK || !l->nlora)
+        return st;
+    lora_forward(m, l, y, x, N);
+    if (act != MM_ELTWISE_NONE)   /* inference only: y is not needed for backward */
+        activation_forward(y, y, (long)N * l->lw.out, act == MM_ELTWISE_RELU        ? ACTIVATION_RELU
+                                                      : act == MM_ELTWISE_GELU_TANH ? ACTIVATION_GELU_TANH
+                                                                                    : ACTIVATION_GELU_ERF);
+    return GT_OK;
 }
 
 gt_status model_linear_forward(gt_nn_model *m, model_linear *l, float *y, const float *x, bf16 *x_bf16, int N)
@@ -101,8 +148,11 @@ mm_eltwise model_eltwise(gt_nn_activation a)
 gt_status model_linear_backward(gt_nn_model *m, model_linear *l, float *dx, const float *dy, const float *x,
                                 const bf16 *x_bf16, int N, int flags)
 {
-    return linear_backward(m->mm, dx, model_grad(m, l->w), model_grad(m, l->b), dy, x, x_bf16, &l->lw, N, flags,
-                           model_precision(m), NULL);
+    gt_status st = linear_backward(m->mm, dx, model_grad(m, l->w), model_grad(m, l->b), dy, x, x_bf16, &l->lw, N,
+                                   flags, linear_precision(m, l), NULL);
+    if (st == GT_OK && l->nlora)
+        lora_backward(m, l, dx, dy, x, N);
+    return st;
 }
 
 void model_norm_forward(const gt_nn_model *m, float *y, float *mean, float *rstd, const float *x, int w, int b,
@@ -164,6 +214,21 @@ const float *model_dropout_backward(float *scratch, const uint8_t *mask, const f
     return scratch;
 }
 
+void model_residual_norm(gt_nn_model *m, float *res, float *y, float *mean, float *rstd, uint8_t *mask,
+                         const float *x, const float *in, float p, int site, int w, int b)
+{
+    if (!m->opt.fused) {
+        model_dropout_residual(m, res, mask, x, in, (long)model_rows(m) * m->cfg.dim, p, site);
+        model_norm_forward(m, y, mean, rstd, res, w, b, (int)model_rows(m));
+        return;
+    }
+    int drop = dropout_active(m, p) && mask;
+    m->fused_ops++;
+    residual_layernorm_forward(res, y, mean, rstd, drop ? mask : NULL, x, in, model_data(m, w), model_data(m, b),
+                               (int)model_rows(m), m->cfg.dim, m->cfg.eps, p, drop ? dropout_seed(m) : 0,
+                               (uint64_t)site * DROPOUT_SITE_SPAN);
+}
+
 activation_kind model_activation(gt_nn_activation a)
 {
     return a == GT_NN_RELU ? ACTIVATION_RELU : a == GT_NN_GELU_TANH ? ACTIVATION_GELU_TANH : ACTIVATION_GELU_ERF;
@@ -214,26 +279,36 @@ void model_pool_backward(gt_nn_model *m, float *dx, const float *dpooled)
         cls_pool_backward(dx, dpooled, m->B, m->T, m->cfg.dim);
 }
 
-static attention_shape attn_shape(const gt_nn_model *m, const model_layer *layer)
+static attention_shape attn_shape(const gt_nn_model *m, int window)
 {
     int D = m->cfg.dim / m->cfg.heads;
-    return (attention_shape){.B = m->B, .T = m->T, .H = m->cfg.heads, .D = D, .window = layer->window,
-                             .scale = 1.0f / sqrtf((float)D)};
+    return (attention_shape){.B = m->B, .T = m->T, .H = m->cfg.heads, .D = D, .window = window,
+                             .scale = 1.0f / sqrtf((float)D), .block = m->opt.attention_block};
+}
+
+int model_attention_bf16(const gt_nn_model *m)
+{
+    return m->mode == MODEL_INFER && m->opt.infer_precision != GT_NN_FP32 && m->bf16_native &&
+           m->opt.attention == GT_NN_ATTN_STANDARD;
 }
 
 void model_attention_forward(gt_nn_model *m, const model_layer *layer, layer_acts *a)
 {
-    attention_shape s = attn_shape(m, layer);
-    if (m->opt.attention == GT_NN_ATTN_FUSED)
+    attention_shape s = attn_shape(m, layer->window);
+    if (model_attention_bf16(m)) {
+        attention_bf16_forward(m->mm, a->ctx, a->qkv, m->s.valid, m->s.attn_bf16, s, NULL);
+    } else if (m->opt.attention == GT_NN_ATTN_FUSED) {
+        m->fused_ops++;
         fused_attention_forward(a->ctx, a->lse, a->qkv, m->s.valid, m->s.attn_scratch, s);
-    else
+    } else {
         attention_forward(a->ctx, a->probs, a->qkv, m->s.valid, m->s.attn_scratch, s);
+    }
 }
 
 void model_attention_backward(gt_nn_model *m, const model_layer *layer, const layer_acts *a, float *dqkv,
                               const float *dctx)
 {
-    attention_shape s = attn_shape(m, layer);
+    attention_shape s = attn_shape(m, layer->window);
     if (m->opt.attention == GT_NN_ATTN_FUSED)
         fused_attention_backward(dqkv, dctx, a->ctx, a->qkv, a->lse, m->s.valid, m->s.attn_scratch, s);
     else
@@ -255,6 +330,77 @@ bf16 *plan_bf16(nn_arena *a, size_t n, int want)
 uint8_t *plan_bytes(nn_arena *a, size_t n, int want)
 {
     return want ? arena_alloc(a, n) : NULL;
+}
+
+float *plan_attention(gt_nn_model *m, nn_arena *a, size_t n, int want)
+{
+    size_t before = a->used;
+    float *p = plan_floats(a, n, want);
+    m->plan_attention_bytes += a->used - before;
+    return p;
+}
+
+void model_plan_attention(gt_nn_model *m, nn_arena *a, layer_acts *x)
+{
+    size_t N = (size_t)model_rows(m), C = (size_t)m->cfg.dim;
+    size_t heads = (size_t)m->B * m->cfg.heads, T = (size_t)m->T;
+    int blocked = m->opt.attention == GT_NN_ATTN_FUSED;
+    x->qkv = plan_floats(a, N * 3 * C, 1);
+    /* the bf16 kernel keeps its probabilities in its own scratch (s->attn_bf16) */
+    x->probs = plan_attention(m, a, heads * T * T, !blocked && !model_attention_bf16(m));
+    x->lse = plan_attention(m, a, heads * T, blocked);
+    x->ctx = plan_floats(a, N * C, 1);
+}
+
+void model_plan_layer_out(gt_nn_model *m, nn_arena *a, layer_acts *x, int train, size_t ffn_drop)
+{
+    const gt_nn_config *c = &m->cfg;
+    size_t N = (size_t)model_rows(m), C = (size_t)c->dim, F = (size_t)c->ffn;
+    int bf = train && model_precision(m) == GT_NN_BF16;
+    /* the shared set's output is never used: each checkpointed layer has its own */
+    x->out = train ? plan_floats(a, N * C, x != &m->ckpt) : x->in;
+    x->mask_attn = plan_bytes(a, N * C, train && c->drop_attn_out > 0);
+    x->mask_ffn = plan_bytes(a, N * ffn_drop, train && c->drop_ffn > 0);
+    x->qkv_in_bf = plan_bf16(a, N * C, bf);
+    x->ctx_bf = plan_bf16(a, N * C, bf);
+    x->ffn_in_bf = plan_bf16(a, N * C, bf);
+    x->ffn_act_bf = plan_bf16(a, N * F, bf);
+}
+
+void model_plan_layers(gt_nn_model *m, nn_arena *a, model_plan_layer_fn plan_layer)
+{
+    int train = m->mode == MODEL_TRAIN, count = train ? m->cfg.layers : 1, shared = 0;
+    for (int l = 0; l < count; l++)
+        shared |= model_checkpointed(m, l);
+    memset(&m->ckpt, 0, sizeof m->ckpt);
+    if (shared)
+        plan_layer(m, a, &m->ckpt, 1);
+    for (int l = 0; l < count; l++) {
+        layer_acts *x = &m->acts[l];
+        float *in = l == 0 ? m->s.emb_out : m->acts[l - 1].out;
+        if (model_checkpointed(m, l)) {
+            *x = m->ckpt;
+            x->out = plan_floats(a, (size_t)model_rows(m) * m->cfg.dim, 1);
+        } else {
+            x->in = in;
+            plan_layer(m, a, x, train);
+        }
+        x->in = in;
+    }
+}
+
+void model_recompute(gt_nn_model *m, int l, model_layer_fn forward)
+{
+    if (!model_checkpointed(m, l))
+        return;
+    mm_stats before = mm_ctx_stats(m->mm);
+    /* the step's forward drew its dropout masks before the pass count moved on */
+    m->dropout_calls--;
+    forward(m, l, &m->acts[l]);
+    m->dropout_calls++;
+    mm_stats after = mm_ctx_stats(m->mm);
+    for (int p = 0; p < GT_NN_PRECISIONS; p++)
+        m->recompute_flops += after.flops[p] - before.flops[p];
 }
 
 /* What every architecture's step needs besides its layers. */
@@ -285,10 +431,17 @@ static void plan_common(gt_nn_model *m, nn_arena *a)
     s->probs = plan_floats(a, B * L, 1);
     s->losses = plan_floats(a, B, 1);
 
-    attention_shape as = {.B = m->B, .T = m->T, .H = c->heads, .D = c->dim / c->heads, .window = 0};
+    attention_shape as = {.B = m->B, .T = m->T, .H = c->heads, .D = c->dim / c->heads, .window = 0,
+                          .block = m->opt.attention_block};
     long scratch = m->opt.attention == GT_NN_ATTN_FUSED ? fused_attention_scratch_floats(as)
                                                         : attention_scratch_floats(as);
-    s->attn_scratch = plan_floats(a, (size_t)scratch, 1);
+    s->attn_scratch = plan_attention(m, a, (size_t)scratch, 1);
+    s->attn_bf16 = model_attention_bf16(m) ? arena_alloc(a, attention_bf16_bytes(as)) : NULL;
+    int kd = train && m->teacher;
+    s->teacher_logits = plan_floats(a, B * L, kd);
+    s->kd_student = plan_floats(a, B * L, kd);
+    s->kd_teacher = plan_floats(a, B * L, kd);
+    s->kd_losses = plan_floats(a, B, kd);
 
     grad_acts *g = &m->g;
     g->ln_scratch = plan_floats(a, (size_t)layernorm_scratch_floats(c->dim), train);
@@ -307,11 +460,20 @@ static void plan_all(gt_nn_model *m, nn_arena *a)
     memset(&m->s, 0, sizeof m->s);
     memset(&m->g, 0, sizeof m->g);
     memset(m->acts, 0, (size_t)m->cfg.layers * sizeof *m->acts);
+    m->plan_attention_bytes = 0;
     plan_common(m, a);
     if (m->cfg.arch == GT_NN_BERT)
         bert_plan(m, a);
     else
         modernbert_plan(m, a);
+    lora_plan(m, a);
+}
+
+/* The options that change the step plan. */
+static int same_plan_options(const gt_nn_options *a, const gt_nn_options *b)
+{
+    return a->attention == b->attention && a->attention_block == b->attention_block &&
+           a->checkpoint_every == b->checkpoint_every;
 }
 
 static size_t physical_memory(void)
@@ -358,8 +520,11 @@ static void rope_prepare(gt_nn_model *m)
 static gt_status model_prepare(gt_nn_model *m, int B, int T, model_mode mode, gt_error *err)
 {
     int threads = omp_get_max_threads();
+    gt_nn_precision precision = mode == MODEL_INFER ? m->opt.infer_precision : m->opt.train_precision;
     if (m->planned && m->B == B && m->T == T && m->mode == mode && m->threads == threads &&
-        m->attention_planned == (int)m->opt.attention && m->precision_planned == (int)model_precision(m))
+        same_plan_options(&m->opt_planned, &m->opt) &&
+        precision == (mode == MODEL_INFER ? m->opt_planned.infer_precision : m->opt_planned.train_precision) &&
+        m->teacher_planned == (m->teacher != NULL))
         return GT_OK;
     gt_status st = check_shape(m, B, T, err);
     if (st != GT_OK)
@@ -370,8 +535,8 @@ static gt_status model_prepare(gt_nn_model *m, int B, int T, model_mode mode, gt
     m->T = T;
     m->mode = mode;
     m->threads = threads;
-    m->attention_planned = (int)m->opt.attention;
-    m->precision_planned = (int)model_precision(m);
+    m->opt_planned = m->opt;
+    m->teacher_planned = m->teacher != NULL;
 
     nn_arena probe;
     memset(&probe, 0, sizeof probe);
@@ -384,6 +549,12 @@ static gt_status model_prepare(gt_nn_model *m, int B, int T, model_mode mode, gt
                             need / 1073741824.0, have / 1073741824.0);
     if ((st = arena_reserve(&m->arena, need, err)) != GT_OK)
         return gt_error_prefix(err, "batch %d x seq %d: ", B, T);
+    if (mode == MODEL_TRAIN && need > m->train_peak) {
+        m->train_peak = need;
+        m->train_attention = m->plan_attention_bytes;
+        m->train_peak_B = B;
+        m->train_peak_T = T;
+    }
     plan_all(m, &m->arena);
     if (arena_overflowed(&m->arena))
         return gt_error_set(err, GT_ERR_INTERNAL, "model: the step plan does not fit the memory it measured");
@@ -405,38 +576,47 @@ static gt_status declare(gt_nn_model *m, gt_error *err)
     return m->cfg.arch == GT_NN_BERT ? bert_declare(m, err) : modernbert_declare(m, err);
 }
 
-static void bind_weights(gt_nn_model *m)
+static gt_status check_lora(const gt_nn_lora *l, gt_error *err)
 {
-    model_linear *ls[4 * 1024 + 2];
-    int n = all_linears(m, ls, (int)(sizeof ls / sizeof ls[0]));
-    for (int i = 0; i < n; i++) {
-        const param_tensor *t = &m->params.tensors[ls[i]->w];
-        linear_weight_init(&ls[i]->lw, model_data(m, ls[i]->w), (int)t->shape[0], (int)t->shape[1],
-                           &m->params.epoch);
-    }
+    if (!l || l->rank == 0)
+        return GT_OK;
+    if (l->rank < 0 || l->rank > 4096)
+        return gt_error_set(err, GT_ERR_INVALID, "lora rank %d: must be 1 to 4096", l->rank);
+    if (!(l->alpha > 0.0f) || !isfinite(l->alpha))
+        return gt_error_set(err, GT_ERR_INVALID, "lora alpha %g: must be positive", (double)l->alpha);
+    if (!(l->dropout >= 0.0f && l->dropout < 1.0f))
+        return gt_error_set(err, GT_ERR_INVALID, "lora dropout %g: must be in [0, 1)", (double)l->dropout);
+    if (l->targets == 0 || l->targets >= (1u << GT_NN_LORA_TARGETS))
+        return gt_error_set(err, GT_ERR_INVALID, "lora targets: name at least one of q, k, v, o, ffn");
+    return GT_OK;
 }
 
-gt_status gt_nn_model_create(const gt_nn_config *cfg, uint64_t seed, gt_nn_model **out, gt_error *err)
+gt_status gt_nn_model_create_lora(const gt_nn_config *cfg, const gt_nn_lora *lora, uint64_t seed,
+                                  gt_nn_model **out, gt_error *err)
 {
     *out = NULL;
     gt_status st = gt_nn_config_check(cfg, err);
+    if (st == GT_OK)
+        st = check_lora(lora, err);
     if (st != GT_OK)
         return st;
-    if (cfg->layers > 1024)
-        return gt_error_set(err, GT_ERR_INVALID, "layers %d: at most 1024", cfg->layers);
     gt_nn_model *m = nn_alloc(sizeof *m);
     if (!m)
         return gt_error_set(err, GT_ERR_NOMEM, "model: out of memory");
     m->cfg = *cfg;
     m->seed = seed;
     m->training = 1;
+    m->bf16_native = gt_nn_check_precision(GT_NN_BF16, NULL, NULL) == GT_OK;
     m->opt = (gt_nn_options){.train_precision = GT_NN_FP32, .infer_precision = GT_NN_FP32,
                              .attention = GT_NN_ATTN_STANDARD};
+    if (lora)
+        m->lora = *lora;
     params_init(&m->params);
-    if ((st = declare(m, err)) == GT_OK && (st = params_finalize(&m->params, err)) == GT_OK &&
-        (st = mm_ctx_create(&m->mm, err)) == GT_OK) {
-        bind_weights(m);
+    if ((st = declare(m, err)) == GT_OK && (st = lora_declare(m, err)) == GT_OK &&
+        (st = params_finalize(&m->params, err)) == GT_OK && (st = mm_ctx_create(&m->mm, err)) == GT_OK) {
+        each_linear(m, bind_linear, NULL);
         model_init_weights(m, seed);
+        lora_init(m, seed);
         *out = m;
         return GT_OK;
     }
@@ -444,20 +624,23 @@ gt_status gt_nn_model_create(const gt_nn_config *cfg, uint64_t seed, gt_nn_model
     return st;
 }
 
+gt_status gt_nn_model_create(const gt_nn_config *cfg, uint64_t seed, gt_nn_model **out, gt_error *err)
+{
+    return gt_nn_model_create_lora(cfg, NULL, seed, out, err);
+}
+
 void gt_nn_model_free(gt_nn_model *m)
 {
     if (!m)
         return;
-    if (m->layers) {
-        model_linear *ls[4 * 1024 + 2];
-        int n = all_linears(m, ls, (int)(sizeof ls / sizeof ls[0]));
-        for (int i = 0; i < n; i++)
-            linear_weight_free(&ls[i]->lw);
-    }
+    gpu_free(m);
+    if (m->layers && m->mm)   /* the handles are bound once the model is fully built */
+        each_linear(m, free_linear, NULL);
     if (m->has_optim)
         optimizer_free(&m->optim);
     mm_ctx_destroy(m->mm);
     arena_free(&m->arena);
+    nn_free(m->adapters);
     nn_free(m->acts);
     nn_free(m->layers);
     params_free(&m->params);
@@ -477,9 +660,25 @@ gt_status gt_nn_model_set_options(gt_nn_model *m, const gt_nn_options *o, gt_err
         return gt_error_set(err, GT_ERR_INVALID, "precision: unknown value");
     if (o->attention != GT_NN_ATTN_STANDARD && o->attention != GT_NN_ATTN_FUSED)
         return gt_error_set(err, GT_ERR_INVALID, "attention: unknown implementation %d", (int)o->attention);
-    gt_status st = gt_nn_check_precision(o->train_precision, NULL, err);
-    if (st == GT_OK)
-        st = gt_nn_check_precision(o->infer_precision, NULL, err);
+    if (o->attention_block && (o->attention_block < GT_NN_ATTN_BLOCK_MIN || o->attention_block > GT_NN_ATTN_BLOCK_MAX))
+        return gt_error_set(err, GT_ERR_INVALID, "attention block %d: the fused kernel takes %d to %d (0: its choice)",
+                            o->attention_block, GT_NN_ATTN_BLOCK_MIN, GT_NN_ATTN_BLOCK_MAX);
+    if (o->checkpoint_every < 0 || o->checkpoint_every > m->cfg.layers)
+        return gt_error_set(err, GT_ERR_INVALID, "checkpoint every %d layers: must be 0 (off) to %d (the layers)",
+                            o->checkpoint_every, m->cfg.layers);
+    if (o->device != GT_NN_CPU && o->device != GT_NN_CUDA)
+        return gt_error_set(err, GT_ERR_INVALID, "device: unknown value %d", (int)o->device);
+    gt_status st;
+    if (o->device == GT_NN_CUDA) {
+        st = gpu_check_options(m, o, err);
+    } else {
+        st = gt_nn_check_precision(o->train_precision, NULL, err);
+        if (st == GT_OK)
+            st = gt_nn_check_precision(o->infer_precision, NULL, err);
+    }
+    /* moving between devices: the GPU side is made, or copied home and freed */
+    if (st == GT_OK && (o->device == GT_NN_CUDA) != (m->gpu != NULL))
+        st = m->gpu ? gpu_detach(m, err) : gpu_attach(m, err);
     if (st != GT_OK)
         return st;
     m->opt = *o;
@@ -558,6 +757,12 @@ static gt_status run_forward(gt_nn_model *m, gt_error *err)
 gt_status gt_nn_forward(gt_nn_model *m, const int32_t *ids, const int32_t *valid, const int32_t *labels, int B,
                         int T, float *logits, float *loss, gt_error *err)
 {
+    if (m->gpu) {
+        gt_status st = check_shape(m, B, T, err);
+        if (st == GT_OK)
+            st = check_inputs(m, ids, valid, labels, 1, B, T, err);
+        return st == GT_OK ? gpu_forward(m, ids, valid, labels, B, T, logits, loss, err) : st;
+    }
     /* the shape first: inputs are read only once it is known to fit */
     gt_status st = model_prepare(m, B, T, MODEL_TRAIN, err);
     if (st == GT_OK)
@@ -569,6 +774,16 @@ gt_status gt_nn_forward(gt_nn_model *m, const int32_t *ids, const int32_t *valid
     if ((st = run_forward(m, err)) != GT_OK)
         return st;
     float mean = cross_entropy_forward(m->s.losses, m->s.probs, m->s.logits, m->s.labels, B, m->cfg.num_labels);
+    if (m->teacher) {
+        if ((st = gt_nn_infer(m->teacher, ids, valid, B, T, m->s.teacher_logits, err)) != GT_OK)
+            return gt_error_prefix(err, "teacher: ");
+        float kd = distill_forward(m->s.kd_losses, m->s.kd_student, m->s.kd_teacher, m->s.logits,
+                                   m->s.teacher_logits, B, m->cfg.num_labels, m->kd_temperature);
+        mean = m->kd_alpha * kd + (1.0f - m->kd_alpha) * mean;
+        m->kd_steps++;
+        m->kd_loss_sum += mean;
+        m->kd_part_sum += m->kd_alpha * kd;
+    }
     if (loss)
         *loss = mean;
     if (logits)
@@ -580,13 +795,20 @@ gt_status gt_nn_forward(gt_nn_model *m, const int32_t *ids, const int32_t *valid
 
 gt_status gt_nn_backward(gt_nn_model *m, float grad_scale, gt_error *err)
 {
+    if (m->gpu)
+        return gpu_backward(m, grad_scale, err);
     if (!m->have_forward || m->mode != MODEL_TRAIN)
         return gt_error_set(err, GT_ERR_INVALID, "model backward: no training forward pass to differentiate "
                             "(call gt_nn_forward first, once per backward)");
     if (!m->params.grad)
         return gt_error_set(err, GT_ERR_INVALID, "model backward: every tensor is frozen");
     m->have_forward = 0;
-    cross_entropy_backward(m->g.g_logits, m->s.probs, m->s.labels, m->B, m->cfg.num_labels, grad_scale / m->B);
+    float ce_weight = m->teacher ? 1.0f - m->kd_alpha : 1.0f;
+    cross_entropy_backward(m->g.g_logits, m->s.probs, m->s.labels, m->B, m->cfg.num_labels,
+                           ce_weight * grad_scale / m->B);
+    if (m->teacher)
+        distill_backward(m->g.g_logits, m->s.kd_student, m->s.kd_teacher, m->B, m->cfg.num_labels, m->kd_temperature,
+                         m->kd_alpha * grad_scale / m->B);
     mm_ctx_clear_error(m->mm);
     gt_status st = m->cfg.arch == GT_NN_BERT ? bert_backward(m) : modernbert_backward(m);
     gt_status mst = step_status(m, err);
@@ -599,12 +821,22 @@ gt_status gt_nn_backward(gt_nn_model *m, float grad_scale, gt_error *err)
 
 void gt_nn_zero_grad(gt_nn_model *m)
 {
+    if (m->gpu) {
+        gpu_zero_grad(m);
+        return;
+    }
     params_zero_grad(&m->params);
 }
 
 gt_status gt_nn_infer(gt_nn_model *m, const int32_t *ids, const int32_t *valid, int B, int T, float *logits,
                       gt_error *err)
 {
+    if (m->gpu) {
+        gt_status st = check_shape(m, B, T, err);
+        if (st == GT_OK)
+            st = check_inputs(m, ids, valid, NULL, 0, B, T, err);
+        return st == GT_OK ? gpu_infer(m, ids, valid, B, T, logits, err) : st;
+    }
     gt_status st = model_prepare(m, B, T, MODEL_INFER, err);
     if (st == GT_OK)
         st = check_inputs(m, ids, valid, NULL, 0, B, T, err);
@@ -651,6 +883,7 @@ gt_status gt_nn_model_set_optimizer(gt_nn_model *m, const gt_nn_optimizer_config
     o.beta2 = cfg->beta2;
     o.eps = cfg->eps;
     o.momentum = cfg->momentum;
+    o.threshold = cfg->grad_threshold;
     if (m->has_optim)
         optimizer_free(&m->optim);
     m->has_optim = 0;
@@ -669,6 +902,8 @@ gt_status gt_nn_step(gt_nn_model *m, double lr, double max_norm, double *norm, g
     }
     if (!(lr >= 0.0) || !isfinite(lr))
         return gt_error_set(err, GT_ERR_INVALID, "learning rate %g: must be a finite number >= 0", lr);
+    if (m->gpu)
+        return gpu_step(m, lr, max_norm, norm, err);
     double n = max_norm > 0.0 ? clip_grad_norm(&m->params, max_norm) : norm ? grad_norm(&m->params) : 0.0;
     if (norm)
         *norm = n;
@@ -686,11 +921,96 @@ void gt_nn_model_info_get(const gt_nn_model *m, gt_nn_model_info *info)
     info->weight_bytes = m->params.data_floats * sizeof(float);
     info->grad_bytes = m->params.grad_floats * sizeof(float);
     info->optimizer_bytes = m->has_optim ? optimizer_state_bytes(&m->optim) : 0;
+    info->grad_entries_updated = m->optim.considered;
+    info->grad_entries_skipped = m->optim.skipped;
     info->arena_bytes = m->arena.capacity;
     info->arena_peak = m->arena.peak;
     mm_stats st = mm_ctx_stats(m->mm);
-    for (int p = 0; p < GT_NN_PRECISIONS; p++)
+    for (int p = 0; p < GT_NN_PRECISIONS; p++) {
         info->matmul_flops[p] = st.flops[p];
+        info->matmul_calls[p] = st.calls[p];
+    }
+    info->train_B = m->train_peak_B;
+    info->train_T = m->train_peak_T;
+    info->train_activation_bytes = m->train_peak;
+    info->train_attention_bytes = m->train_attention;
+    info->recompute_flops = m->recompute_flops;
+    info->fused_ops = m->fused_ops;
+    each_linear((gt_nn_model *)m, count_int8_linear, info);
+    info->distill_steps = m->kd_steps;
+    info->distill_loss_sum = m->kd_loss_sum;
+    info->distill_kd_sum = m->kd_part_sum;
+    if (m->gpu)
+        gpu_info(m, info);
+}
+
+gt_status gt_nn_plan_bytes(gt_nn_model *m, int B, int T, int train, const gt_nn_options *o, size_t *total,
+                           size_t *attention, gt_error *err)
+{
+    gt_status st = check_shape(m, B, T, err);
+    if (st != GT_OK)
+        return st;
+    gt_nn_options keep = m->opt;
+    int keep_B = m->B, keep_T = m->T;
+    model_mode keep_mode = m->mode;
+    if (o)
+        m->opt = *o;
+    m->B = B;
+    m->T = T;
+    m->mode = train ? MODEL_TRAIN : MODEL_INFER;
+    nn_arena probe;
+    memset(&probe, 0, sizeof probe);
+    plan_all(m, &probe);
+    *total = probe.peak;
+    if (attention)
+        *attention = m->plan_attention_bytes;
+    m->opt = keep;
+    m->B = keep_B;
+    m->T = keep_T;
+    m->mode = keep_mode;
+    m->planned = 0;    /* the probe overwrote the step's pointers */
+    m->have_forward = 0;
+    return GT_OK;
+}
+
+gt_status gt_nn_set_teacher(gt_nn_model *m, gt_nn_model *teacher, float temperature, float alpha, gt_error *err)
+{
+    if (teacher) {
+        if (teacher == m)
+            return gt_error_set(err, GT_ERR_INVALID, "distill: a model cannot be its own teacher");
+        if (teacher->cfg.num_labels != m->cfg.num_labels)
+            return gt_error_set(err, GT_ERR_INVALID, "distill: the teacher has %d labels, the student %d",
+                                teacher->cfg.num_labels, m->cfg.num_labels);
+        if (!(temperature > 0.0f) || !isfinite(temperature))
+            return gt_error_set(err, GT_ERR_INVALID, "distill: temperature %g must be positive", (double)temperature);
+        if (!(alpha >= 0.0f && alpha <= 1.0f))
+            return gt_error_set(err, GT_ERR_INVALID, "distill: alpha %g must be in [0, 1]", (double)alpha);
+    }
+    m->teacher = teacher;
+    m->kd_temperature = temperature;
+    m->kd_alpha = alpha;
+    m->have_forward = 0;
+    return GT_OK;
+}
+
+gt_status gt_nn_config_params(const gt_nn_config *cfg, long *params, gt_error *err)
+{
+    gt_status st = gt_nn_config_check(cfg, err);
+    if (st != GT_OK)
+        return st;
+    if (cfg->layers > 1024)
+        return gt_error_set(err, GT_ERR_INVALID, "layers %d: at most 1024", cfg->layers);
+    /* declare alone records names and shapes; nothing the size of the model is allocated */
+    gt_nn_model m;
+    memset(&m, 0, sizeof m);
+    m.cfg = *cfg;
+    params_init(&m.params);
+    if ((st = declare(&m, err)) == GT_OK)
+        *params = (long)params_count(&m.params, 0);
+    nn_free(m.acts);
+    nn_free(m.layers);
+    params_free(&m.params);
+    return st;
 }
 
 /* Query-key pairs attention looks at in one sequence of T real tokens. */
@@ -715,7 +1035,7 @@ double gt_nn_step_flops(const gt_nn_config *c, int B, int T, int train)
     double head = 2.0 * B * C * (C + c->num_labels);
     double attention = 0;
     for (int l = 0; l < c->layers; l++) {
-        int window = c->arch == GT_NN_MODERNBERT && l % c->global_every != 0 ? c->local_window : 0;
+        int window = c->arch == GT_NN_MODERNBERT && (l + c->global_offset) % c->global_every != 0 ? c->local_window : 0;
         /* q k^T and P v: 2 D multiply-adds per pair and head, forward */
         attention += 4.0 * B * c->dim * attention_pairs(T, window);
     }

@@ -12,16 +12,16 @@
  * layer_acts per layer) plus the backward temporaries; MODEL_INFER keeps one
  * layer_acts that every layer reuses and writes its output over its input.
  *
- * Seams for the knobs (see knobs.md):
- *   - linear layers all go through model_linear_forward/backward: LoRA
- *     adapters belong there (a model_linear grows the adapter's indices);
- *   - freezing is params_set_trainable between declare and finalize
- *     (model_create's only step in between); frozen tensors have no gradient
- *     and model_linear_backward skips their dW;
+ * What the knobs use (docs/models.md):
+ *   - linear layers all go through model_linear_forward/backward, which add
+ *     the LoRA adapters (lora.c) and run frozen weights in int8 for QLoRA;
+ *   - freezing is params_set_trainable between declare and finalize; frozen
+ *     tensors have no gradient, model_linear_backward skips their dW, and
+ *     their derived copies follow params.frozen_epoch;
  *   - a layer's forward reads only its input and parameters, so gradient
- *     checkpointing can plan one layer_acts for recomputation and keep only
- *     layer inputs;
- *   - pruning layers is a config with fewer layers plus a layer map on load. */
+ *     checkpointing plans one shared layer_acts (m->ckpt) for the
+ *     checkpointed layers and reruns their forward before their backward;
+ *   - pruning is a config with fewer layers plus a layer map on load. */
 #ifndef GREENTUNE_NN_MODEL_H
 #define GREENTUNE_NN_MODEL_H
 
@@ -34,12 +34,26 @@
 #include "nn/optimizer.h"
 #include "nn/params.h"
 
-/* A linear layer's parameters: weight (out, in), bias or -1, and the weight's
- * derived copies (bf16, int8, packed). */
+/* A linear layer's parameters: weight (out, in), bias or -1, the weight's
+ * derived copies (bf16, int8, packed), and its LoRA adapters (lora.c):
+ * m->adapters[lora0 .. lora0 + nlora). */
 typedef struct {
     int w, b;
     linear_weight lw;
+    int lora0, nlora;
 } model_linear;
+
+/* One LoRA adapter on rows [row0, row0 + rows) of a linear's output:
+ * y[:, rows] += h B^T with h = scale drop(x) A^T. A: (r, in), B: (rows, r). */
+typedef struct {
+    int a, b;                 /* parameter indices */
+    int row0, rows, in;
+    int w;                    /* the base weight's parameter index */
+    int target;               /* bit index of GT_NN_LORA_* */
+    float *h;                 /* (N, r) kept for backward (training plan); NULL: s.lora_h */
+    uint8_t *mask;            /* (N, in) dropout mask (training with dropout) */
+    int site;                 /* dropout site */
+} model_adapter;
 
 /* One encoder layer's parameters. HF names per architecture:
  *   bert:       qkv = attention.self.{query,key,value} packed as (3C, C) rows
@@ -103,6 +117,12 @@ typedef struct {
     float *logits, *probs, *losses; /* (B, L), (B, L), (B) */
     float *rope_cos[2], *rope_sin[2]; /* (T, D/2) global and local tables */
     float *attn_scratch;            /* per-thread attention scratch */
+    void *attn_bf16;                /* attention_bf16_bytes() (bf16 attention only) */
+    /* LoRA temporaries: dropped-out input (N, widest in), an adapter's output
+     * rows (N, widest out), h in inference and dh in backward (N, r) */
+    float *lora_x, *lora_y, *lora_h;
+    /* distillation: the teacher's logits and both tempered softmaxes (B, L) */
+    float *teacher_logits, *kd_student, *kd_teacher, *kd_losses;
 } step_acts;
 
 /* Backward temporaries (MODEL_TRAIN). */
@@ -124,6 +144,7 @@ struct gt_nn_model {
     gt_nn_config cfg;
     gt_nn_options opt;
     int training;
+    int bf16_native;                /* the CPU has bf16 instructions */
     uint64_t seed;
     uint64_t dropout_calls;         /* forward passes so far: seeds each step's dropout */
 
@@ -145,14 +166,35 @@ struct gt_nn_model {
     int B, T, threads;
     model_mode mode;
     int planned;
-    int attention_planned;          /* the attention kind the scratch was sized for */
-    int precision_planned;          /* the precision the bf16 copies were planned for */
+    gt_nn_options opt_planned;      /* the options the plan was laid out for */
+    int teacher_planned;
     step_acts s;
     layer_acts *acts;               /* L (train) or 1 (infer) */
+    layer_acts ckpt;                /* checkpointed layers' shared activations (recomputed in backward) */
     grad_acts g;
     int have_forward;               /* a training forward ran since the last plan/backward */
     int forward_fused;              /* the options.fused that forward ran with (backward follows it) */
     float grad_scale_last;
+
+    /* LoRA (lora.c) */
+    gt_nn_lora lora;
+    model_adapter *adapters;
+    int n_adapters;
+    int base_tensors;               /* tensors [0, base_tensors) are the HF ones; adapters follow */
+
+    /* distillation */
+    gt_nn_model *teacher;
+    float kd_temperature, kd_alpha;
+
+    /* facts for gt_nn_model_info */
+    size_t plan_attention_bytes;    /* attention's part of the plan being laid out */
+    size_t train_peak, train_attention;
+    int train_peak_B, train_peak_T;
+    double recompute_flops;
+    long fused_ops;
+    long kd_steps;
+    double kd_loss_sum, kd_part_sum;
+    struct gpu_model *gpu;          /* the device side when options.device is cuda (src/nn/cuda/gpu.h) */
 };
 
 /* ---- shared helpers (model.c) ---------------------------------------------------- */
@@ -217,6 +259,11 @@ void model_embedding_backward(gt_nn_model *m, const float *dx);
 void model_pool_forward(gt_nn_model *m, const float *hidden);
 void model_pool_backward(gt_nn_model *m, float *dx, const float *dpooled);
 
+/* 1 when this step's attention runs its products in bf16 (attention_bf16.h):
+ * inference in bf16 or int8 with the standard kernel on a CPU with bf16
+ * instructions. The layer plans then need no probabilities. */
+int model_attention_bf16(const gt_nn_model *m);
+
 /* The attention of layer l on acts->qkv into acts->ctx. */
 void model_attention_forward(gt_nn_model *m, const model_layer *layer, layer_acts *a);
 void model_attention_backward(gt_nn_model *m, const model_layer *layer, const layer_acts *a, float *dqkv,
@@ -224,6 +271,8 @@ void model_attention_backward(gt_nn_model *m, const model_layer *layer, const la
 
 /* Arena helpers for the plans: a zero-filled pointer only when want is true. */
 float *plan_floats(nn_arena *a, size_t n, int want);
+/* The same for attention's buffers, whose bytes are tallied in m->plan_attention_bytes. */
+float *plan_attention(gt_nn_model *m, nn_arena *a, size_t n, int want);
 bf16 *plan_bf16(nn_arena *a, size_t n, int want);
 uint8_t *plan_bytes(nn_arena *a, size_t n, int want);
 
@@ -232,6 +281,53 @@ static inline long model_rows(const gt_nn_model *m)
 {
     return (long)m->B * m->T;
 }
+
+/* Gradient checkpointing: is layer l's activations recomputed in backward? */
+static inline int model_checkpointed(const gt_nn_model *m, int l)
+{
+    return m->mode == MODEL_TRAIN && m->opt.checkpoint_every > 0 && l % m->opt.checkpoint_every == 0;
+}
+/* The layer_acts of layer l in the current plan: a checkpointed layer shares
+ * every buffer but its output with the others (m->ckpt). */
+typedef void (*model_plan_layer_fn)(gt_nn_model *m, nn_arena *a, layer_acts *x, int train);
+void model_plan_layers(gt_nn_model *m, nn_arena *a, model_plan_layer_fn plan_layer);
+/* What every layer plan has: qkv, the attention's probabilities or lse, ctx ... */
+void model_plan_attention(gt_nn_model *m, nn_arena *a, layer_acts *x);
+/* ... and its output, dropout masks (the FFN's over ffn_drop columns) and bf16 input copies. */
+void model_plan_layer_out(gt_nn_model *m, nn_arena *a, layer_acts *x, int train, size_t ffn_drop);
+/* Runs layer l's forward again (same dropout masks) before its backward when it is checkpointed. */
+typedef void (*model_layer_fn)(gt_nn_model *m, int l, layer_acts *a);
+void model_recompute(gt_nn_model *m, int l, model_layer_fn forward);
+
+/* Residual + LayerNorm: res = in + drop(x) (site), y = LN(res) with (w, b),
+ * in one pass when the options say fused (bit-identical either way). */
+void model_residual_norm(gt_nn_model *m, float *res, float *y, float *mean, float *rstd, uint8_t *mask,
+                         const float *x, const float *in, float p, int site, int w, int b);
+
+/* ---- LoRA (lora.c) ---------------------------------------------------------------- */
+
+/* Declares the adapters of every targeted linear and freezes the rest (between
+ * declare and params_finalize). */
+gt_status lora_declare(gt_nn_model *m, gt_error *err);
+/* A kaiming-uniform, B zero (after model_init_weights). */
+void lora_init(gt_nn_model *m, uint64_t seed);
+void lora_plan(gt_nn_model *m, nn_arena *a);
+/* y (N, out) += the linear's adapters on x (N, in). */
+void lora_forward(gt_nn_model *m, const model_linear *l, float *y, const float *x, int N);
+/* Adapter gradients from dy (N, out); dx (N, in) += their input gradient (dx may be NULL). */
+void lora_backward(gt_nn_model *m, const model_linear *l, float *dx, const float *dy, const float *x, int N);
+/* Rows [row0, row0 + rows) of parameter index with its adapters merged in,
+ * into out (rows x cols). 1 when some adapter covers them, else 0 (out
+ * untouched); out NULL only asks. */
+int lora_merged_rows(const gt_nn_model *m, int index, int64_t row0, int64_t rows, float *out);
+
+/* ---- distillation (distill.c) -------------------------------------------------------- */
+
+/* Per row: loss[b] = T^2 KL(softmax(t_b / T) || softmax(s_b / T)); ps, pt: (B, L)
+ * the two tempered softmaxes, saved for backward. Returns the mean over rows. */
+float distill_forward(float *loss, float *ps, float *pt, const float *s, const float *t, int B, int L, float T);
+/* ds (B, L) += scale d loss[b] / d s = scale T (ps - pt). */
+void distill_backward(float *ds, const float *ps, const float *pt, int B, int L, float T, float scale);
 
 /* ---- per architecture ------------------------------------------------------------ */
 

@@ -139,6 +139,9 @@ gt_status gt_nn_config_check(const gt_nn_config *c, gt_error *err)
         return gt_error_set(err, GT_ERR_INVALID,
                             "model global_every %d, local_window %d: need global_every >= 1 and a window >= 2",
                             c->global_every, c->local_window);
+    if (c->global_offset < 0 || c->global_offset >= c->global_every)
+        return gt_error_set(err, GT_ERR_INVALID, "model global_offset %d: must be 0 to global_every - 1 (%d)",
+                            c->global_offset, c->global_every - 1);
     if (!(c->global_theta > 0) || !(c->local_theta > 0) || !isfinite(c->global_theta) || !isfinite(c->local_theta))
         return gt_error_set(err, GT_ERR_INVALID, "model rope theta %g / %g: must be positive", c->global_theta,
                             c->local_theta);
@@ -277,22 +280,34 @@ static void read_modernbert(reader *r, gt_nn_config *c)
     require_false(r, "classifier_bias", "greentune's ModernBERT head.dense has no bias");
 }
 
-/* layer_types, when given, must be the pattern global_attn_every_n_layers describes. */
-static void check_layer_types(reader *r, const gt_nn_config *c)
+/* Does layer_types follow "full every global_every layers, sliding otherwise",
+ * the first full layer at index (global_every - offset) % global_every? */
+static int layer_types_match(const cJSON *types, int layers, int every, int offset)
+{
+    for (int i = 0; i < layers; i++) {
+        const cJSON *t = cJSON_GetArrayItem(types, i);
+        const char *want = (i + offset) % every == 0 ? "full_attention" : "sliding_attention";
+        if (!cJSON_IsString(t) || strcmp(t->valuestring, want) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* layer_types, when given, must be the pattern global_attn_every_n_layers
+ * describes, possibly shifted (a model pruned from the bottom keeps each
+ * layer's kind): the shift becomes global_offset. */
+static void read_layer_types(reader *r, gt_nn_config *c)
 {
     const cJSON *types = gt_config_get(r->json, "layer_types");
     if (r->st != GT_OK || !types || cJSON_IsNull(types))
         return;
-    int n = cJSON_IsArray(types) ? cJSON_GetArraySize(types) : -1;
-    for (int i = 0; i < n && n == c->layers; i++) {
-        const cJSON *t = cJSON_GetArrayItem(types, i);
-        const char *want = i % c->global_every == 0 ? "full_attention" : "sliding_attention";
-        if (!cJSON_IsString(t) || strcmp(t->valuestring, want) != 0) {
-            n = -1;
-            break;
-        }
-    }
-    if (n != c->layers)
+    int ok = cJSON_IsArray(types) && cJSON_GetArraySize(types) == c->layers;
+    int offset = 0;
+    while (ok && offset < c->global_every && !layer_types_match(types, c->layers, c->global_every, offset))
+        offset++;
+    if (ok && offset < c->global_every)
+        c->global_offset = offset;
+    else
         r->st = gt_config_error(r->json, types, "layer_types", r->err, GT_ERR_UNSUPPORTED,
                                 "must be full_attention every %d layers and sliding_attention otherwise",
                                 c->global_every);
@@ -317,7 +332,7 @@ gt_status gt_nn_config_from_hf(const gt_config *json, gt_nn_config *c, gt_error 
         read_bert(&r, c);
     } else {
         read_modernbert(&r, c);
-        check_layer_types(&r, c);
+        read_layer_types(&r, c);
     }
     if (r.st != GT_OK)
         return r.st;
@@ -391,6 +406,12 @@ static cJSON *hf_tree(const gt_nn_config *c)
         add_float(root, "mlp_dropout", c->drop_ffn);
         add_float(root, "classifier_dropout", c->drop_classifier);
         cJSON_AddNumberToObject(root, "global_attn_every_n_layers", c->global_every);
+        if (c->global_offset) {   /* a pruned model: each layer's kind is not i % every */
+            cJSON *types = cJSON_AddArrayToObject(root, "layer_types");
+            for (int i = 0; i < c->layers; i++)
+                cJSON_AddItemToArray(types, cJSON_CreateString((i + c->global_offset) % c->global_every == 0
+                                                                   ? "full_attention" : "sliding_attention"));
+        }
         cJSON_AddNumberToObject(root, "local_attention", c->local_window);
         cJSON_AddNumberToObject(root, "global_rope_theta", c->global_theta);
         cJSON_AddNumberToObject(root, "local_rope_theta", c->local_theta);

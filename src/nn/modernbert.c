@@ -5,7 +5,7 @@
  *   per layer i (pre-norm; layer 0 has no attn_norm):
  *     qkv = attn_norm(x) Wqkv^T;  rotate q, k (RoPE: theta 160000 in global
  *     layers, 10000 in local ones);  ctx = attention(qkv), global when
- *     i % global_every == 0, else keys within +-local_window/2
+ *     (i + global_offset) % global_every == 0, else keys within +-local_window/2
  *     x = x + drop(ctx Wo^T)
  *     [a, gate] = mlp_norm(x) Wi^T;  x = x + drop(act(a) * gate) Wo^T
  *   h = final_norm(x);  pooled = h[:, 0] or the mean over valid tokens
@@ -28,7 +28,7 @@ gt_status modernbert_declare(gt_nn_model *m, gt_error *err)
     for (int l = 0; l < c->layers && st == GT_OK; l++) {
         model_layer *L = &m->layers[l];
         L->norm1_w = L->norm1_b = -1;
-        L->window = l % c->global_every == 0 ? 0 : c->local_window;
+        L->window = (l + c->global_offset) % c->global_every == 0 ? 0 : c->local_window;
         L->rope = L->window ? 1 : 0;
         if (l > 0) {
             snprintf(name, sizeof name, "model.layers.%d.attn_norm", l);
@@ -62,40 +62,33 @@ gt_status modernbert_declare(gt_nn_model *m, gt_error *err)
     return st;
 }
 
+/* One layer's activations; x->in is set (NULL for the checkpointed layers'
+ * shared set). Every layer plans the attn_norm buffers, also layer 0 (whose
+ * norm is skipped at run time): inference and the shared set serve all layers. */
+static void plan_layer(gt_nn_model *m, nn_arena *a, layer_acts *x, int train)
+{
+    size_t N = (size_t)model_rows(m), C = (size_t)m->cfg.dim, F = (size_t)m->cfg.ffn;
+    int norm1 = !train || x != &m->acts[0];
+    x->norm1 = plan_floats(a, N * C, norm1);
+    x->mean1 = plan_floats(a, N, train && norm1);
+    x->rstd1 = plan_floats(a, N, train && norm1);
+    model_plan_attention(m, a, x);
+    x->res1 = train ? plan_floats(a, N * C, 1) : x->in;
+    x->mean2 = plan_floats(a, N, train);
+    x->rstd2 = plan_floats(a, N, train);
+    x->norm2in = plan_floats(a, N * C, 1);
+    x->ffn_pre = plan_floats(a, N * 2 * F, 1);
+    x->ffn_act = plan_floats(a, N * F, 1);
+    model_plan_layer_out(m, a, x, train, F);   /* dropout acts on GeGLU's output */
+}
+
 void modernbert_plan(gt_nn_model *m, nn_arena *a)
 {
     const gt_nn_config *c = &m->cfg;
     size_t N = (size_t)model_rows(m), B = (size_t)m->B, C = (size_t)c->dim, F = (size_t)c->ffn;
-    size_t heads = B * c->heads, T = (size_t)m->T, half = (size_t)(c->dim / c->heads / 2);
-    int train = m->mode == MODEL_TRAIN, bf = train && model_precision(m) == GT_NN_BF16;
-    int fused = m->opt.attention == GT_NN_ATTN_FUSED;
-    int count = train ? c->layers : 1;
-    for (int l = 0; l < count; l++) {
-        layer_acts *x = &m->acts[l];
-        x->in = l == 0 ? m->s.emb_out : m->acts[l - 1].out;
-        /* inference runs every layer on one stream; layer 0's missing norm is skipped at run time */
-        int norm1 = !train || l > 0;
-        x->norm1 = plan_floats(a, N * C, norm1);
-        x->mean1 = plan_floats(a, N, train && norm1);
-        x->rstd1 = plan_floats(a, N, train && norm1);
-        x->qkv = plan_floats(a, N * 3 * C, 1);
-        x->probs = plan_floats(a, heads * T * T, !fused);
-        x->lse = plan_floats(a, heads * T, fused);
-        x->ctx = plan_floats(a, N * C, 1);
-        x->res1 = train ? plan_floats(a, N * C, 1) : x->in;
-        x->mean2 = plan_floats(a, N, train);
-        x->rstd2 = plan_floats(a, N, train);
-        x->norm2in = plan_floats(a, N * C, 1);
-        x->ffn_pre = plan_floats(a, N * 2 * F, 1);
-        x->ffn_act = plan_floats(a, N * F, 1);
-        x->out = train ? plan_floats(a, N * C, 1) : x->in;
-        x->mask_attn = plan_bytes(a, N * C, train && c->drop_attn_out > 0);
-        x->mask_ffn = plan_bytes(a, N * F, train && c->drop_ffn > 0);
-        x->qkv_in_bf = plan_bf16(a, N * C, bf);
-        x->ctx_bf = plan_bf16(a, N * C, bf);
-        x->ffn_in_bf = plan_bf16(a, N * C, bf);
-        x->ffn_act_bf = plan_bf16(a, N * F, bf);
-    }
+    size_t T = (size_t)m->T, half = (size_t)(c->dim / c->heads / 2);
+    int train = m->mode == MODEL_TRAIN;
+    model_plan_layers(m, a, plan_layer);
     step_acts *s = &m->s;
     s->hidden = plan_floats(a, N * C, 1);
     s->final_mean = plan_floats(a, N, train);
@@ -131,12 +124,12 @@ static void layer_forward(gt_nn_model *m, int l, layer_acts *a)
     int fused = m->opt.fused && m->mode == MODEL_INFER;
     if (fused) {
         model_linear_forward_fused(m, &L->attn_out, a->res1, a->ctx, NULL, N, LINEAR_Y_ACCUMULATE, MM_ELTWISE_NONE);
+        model_norm_forward(m, a->norm2in, a->mean2, a->rstd2, a->res1, L->norm2_w, -1, N);
     } else {
         model_linear_forward(m, &L->attn_out, tmp, a->ctx, a->ctx_bf, N);
-        model_dropout_residual(m, a->res1, a->mask_attn, tmp, a->in, NC, c->drop_attn_out, dropout_site(l, 0));
+        model_residual_norm(m, a->res1, a->norm2in, a->mean2, a->rstd2, a->mask_attn, tmp, a->in, c->drop_attn_out,
+                            dropout_site(l, 0), L->norm2_w, -1);
     }
-
-    model_norm_forward(m, a->norm2in, a->mean2, a->rstd2, a->res1, L->norm2_w, -1, N);
     model_linear_forward(m, &L->ffn_in, a->ffn_pre, a->norm2in, a->ffn_in_bf, N);
     geglu_forward(a->ffn_act, a->ffn_pre, N, c->ffn, model_activation(c->act));
     model_dropout_forward(m, a->ffn_act, a->mask_ffn, a->ffn_act, (long)N * c->ffn, c->drop_ffn,
@@ -222,8 +215,10 @@ gt_status modernbert_backward(gt_nn_model *m)
     model_norm_backward(m, g->g_out, g->g_a, m->acts[c->layers - 1].out, m->final_norm_w, -1, s->final_mean,
                         s->final_rstd, N);
 
-    for (int l = c->layers - 1; l >= 0; l--)
+    for (int l = c->layers - 1; l >= 0; l--) {
+        model_recompute(m, l, layer_forward);
         layer_backward(m, l, &m->acts[l]);
+    }
 
     const float *d_emb = model_dropout_backward(g->g_out, s->emb_mask, g->g_out, (long)N * C, c->drop_embedding);
     model_norm_backward(m, g->g_a, d_emb, s->emb_sum, m->emb_norm_w, -1, s->emb_mean, s->emb_rstd, N);

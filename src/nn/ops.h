@@ -123,6 +123,15 @@ void dropout_residual_forward(float *y, uint8_t *mask, const float *x, const flo
                               uint64_t seed, uint64_t offset);
 void dropout_backward(float *dx, const uint8_t *mask, const float *dy, long n, float p);
 
+/* res = residual + dropout(x) (dropout_residual_forward; mask NULL or p = 0:
+ * no dropout), then y = LayerNorm(res) (layernorm_forward), row by row in one
+ * pass: the same mask and, within rounding, the same values as the two ops
+ * (the compiler may form fused multiply-adds differently in the two loops).
+ * res, y, mask, x, residual: (N, C); mean, rstd: (N) or NULL; w: (C); b: (C) or NULL. */
+void residual_layernorm_forward(float *res, float *y, float *mean, float *rstd, uint8_t *mask, const float *x,
+                                const float *residual, const float *w, const float *b, int N, int C, float eps,
+                                float p, uint64_t seed, uint64_t offset);
+
 /* ---- attention ----------------------------------------------------------------- */
 
 /* Multi-head self-attention core on a packed projection.
@@ -144,6 +153,7 @@ typedef struct {
     int B, T, H, D;
     int window;
     float scale;
+    int block;      /* fused kernel: query/key block, 16..256; 0: its own choice */
 } attention_shape;
 
 /* Straightforward version: materialises the probabilities.

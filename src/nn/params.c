@@ -8,6 +8,7 @@ void params_init(param_set *ps)
 {
     memset(ps, 0, sizeof *ps);
     ps->epoch = 1;
+    ps->frozen_epoch = 1;
 }
 
 void params_free(param_set *ps)
@@ -165,4 +166,5 @@ void params_scale_grad(param_set *ps, float scale)
 void params_touch(param_set *ps)
 {
     ps->epoch++;
+    ps->frozen_epoch++;
 }

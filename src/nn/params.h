@@ -47,6 +47,8 @@ typedef struct {
     float *grad;                /* grad_floats (NULL when nothing is trainable) */
     size_t data_floats, grad_floats;
     uint64_t epoch;             /* bumped whenever data changes (optimizer step, load) */
+    uint64_t frozen_epoch;      /* bumped when frozen tensors may change (load, params_touch), not by steps:
+                                   their packed and int8 copies outlive optimizer steps */
     int finalized;
 } param_set;
 

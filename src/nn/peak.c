@@ -11,6 +11,8 @@
 #include "greentune/nn.h"
 #include "nn/arena.h"
 #include "nn/matmul.h"
+#include "nn/peak.h"
+#include "util/cpuinfo.h"
 
 #define CACHE_FILE "gemm-peak.tsv"
 #define CACHE_MAX_BYTES (256 * 1024)
@@ -26,34 +28,6 @@ static double now_s(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-/* "AMD EPYC 9B14" from /proc/cpuinfo (tabs and newlines cannot occur: they
- * would break the cache file's format). */
-static void cpu_model(char *out, size_t len)
-{
-    snprintf(out, len, "unknown-cpu");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f)
-        return;
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "model name", 10) != 0)
-            continue;
-        const char *v = strchr(line, ':');
-        if (!v)
-            break;
-        v++;
-        while (*v == ' ')
-            v++;
-        snprintf(out, len, "%s", v);
-        out[strcspn(out, "\r\n")] = '\0';
-        for (char *c = out; *c; c++)
-            if (*c == '\t')
-                *c = ' ';
-        break;
-    }
-    fclose(f);
 }
 
 static void fill(void *p, size_t bytes)
@@ -241,22 +215,16 @@ static gt_status cache_store(const char *path, const char *old, const char *key,
     return st;
 }
 
-gt_status gt_nn_gemm_peak(gt_nn_precision p, int threads, const gt_nn_peak_options *options, gt_nn_peak *peak,
-                          gt_error *err)
+/* The peak under key in dir/file, measured (and the file rewritten) when it is
+ * not there or options ask for a refresh. */
+gt_status peak_cached(const gt_nn_peak_options *options, const char *file, const char *key, peak_measure_fn measure_fn,
+                      void *ctx, gt_nn_peak *peak, gt_error *err)
 {
-    memset(peak, 0, sizeof *peak);
-    if (threads < 1 || threads > 1024)
-        return gt_error_set(err, GT_ERR_INVALID, "gemm peak: threads %d out of range (use 1 to 1024)", threads);
-    gt_status st = gt_nn_check_precision(p, NULL, err);
+    char dir[4096], path[4200];
+    gt_status st = cache_dir(options, dir, sizeof dir, err);
     if (st != GT_OK)
         return st;
-    char dir[4096], path[4200], cpu[CPU_MODEL_MAX], key[256];
-    if ((st = cache_dir(options, dir, sizeof dir, err)) != GT_OK)
-        return st;
-    snprintf(path, sizeof path, "%s/%s", dir, CACHE_FILE);
-    cpu_model(cpu, sizeof cpu);
-    make_key(key, sizeof key, cpu, threads, p);
-
+    snprintf(path, sizeof path, "%s/%s", dir, file);
     char *old = NULL;
     gt_error read_err = {0};
     if (gt_read_file(path, CACHE_MAX_BYTES, &old, NULL, &read_err) != GT_OK)
@@ -268,9 +236,36 @@ gt_status gt_nn_gemm_peak(gt_nn_precision p, int threads, const gt_nn_peak_optio
         return GT_OK;
     }
     double seconds = options && options->seconds_per_shape > 0 ? options->seconds_per_shape : 0.3;
-    st = measure(p, threads, seconds, peak, err);
+    st = measure_fn(ctx, seconds, peak, err);
     if (st == GT_OK && (st = make_dirs(dir, err)) == GT_OK)
         st = cache_store(path, old, key, peak, err);
     free(old);
     return st;
+}
+
+typedef struct {
+    gt_nn_precision p;
+    int threads;
+} cpu_peak;
+
+static gt_status measure_cpu(void *ctx, double seconds, gt_nn_peak *peak, gt_error *err)
+{
+    const cpu_peak *c = ctx;
+    return measure(c->p, c->threads, seconds, peak, err);
+}
+
+gt_status gt_nn_gemm_peak(gt_nn_precision p, int threads, const gt_nn_peak_options *options, gt_nn_peak *peak,
+                          gt_error *err)
+{
+    memset(peak, 0, sizeof *peak);
+    if (threads < 1 || threads > 1024)
+        return gt_error_set(err, GT_ERR_INVALID, "gemm peak: threads %d out of range (use 1 to 1024)", threads);
+    gt_status st = gt_nn_check_precision(p, NULL, err);
+    if (st != GT_OK)
+        return st;
+    char cpu[CPU_MODEL_MAX], key[256];
+    cpuinfo_model(cpu, sizeof cpu, "unknown-cpu");
+    make_key(key, sizeof key, cpu, threads, p);
+    cpu_peak c = {p, threads};
+    return peak_cached(options, CACHE_FILE, key, measure_cpu, &c, peak, err);
 }

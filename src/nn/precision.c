@@ -86,7 +86,7 @@ void dequantize_s8(float *out, const int8_t *q, float scale, long n)
 
 /* ---- public: names and CPU support ----------------------------------------- */
 
-static const char *const precision_names[GT_NN_PRECISIONS] = {"fp32", "bf16", "int8"};
+static const char *const precision_names[GT_NN_PRECISIONS] = {"fp32", "bf16", "int8", "fp16", "tf32"};
 
 const char *gt_nn_precision_name(gt_nn_precision p)
 {
@@ -101,7 +101,7 @@ gt_status gt_nn_precision_parse(const char *name, gt_nn_precision *p, gt_error *
             return GT_OK;
         }
     }
-    return gt_error_set(err, GT_ERR_INVALID, "precision '%s': unknown (use fp32, bf16 or int8)",
+    return gt_error_set(err, GT_ERR_INVALID, "precision '%s': unknown (use fp32, bf16, int8, fp16 or tf32)",
                         name ? name : "");
 }
 
@@ -135,7 +135,7 @@ gt_status gt_nn_check_precision(gt_nn_precision p, gt_nn_precision_info *info, g
         info = &local;
     memset(info, 0, sizeof *info);
     if ((unsigned)p >= GT_NN_PRECISIONS)
-        return gt_error_set(err, GT_ERR_INVALID, "precision %d: unknown (use fp32, bf16 or int8)", (int)p);
+        return gt_error_set(err, GT_ERR_INVALID, "precision %d: unknown (use fp32, bf16, int8, fp16 or tf32)", (int)p);
     dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
     snprintf(info->isa, sizeof info->isa, "%s", isa_name(isa));
     int avx2 = isa_has(isa, dnnl_cpu_isa_avx2);
@@ -173,6 +173,11 @@ gt_status gt_nn_check_precision(gt_nn_precision p, gt_nn_precision_info *info, g
                      "no VNNI: int8 matmuls take oneDNN's slower %s path (16-bit multiply-adds, so "
                      "weights use 7 bits), often no faster than fp32", info->isa);
         return GT_OK;
+    case GT_NN_FP16:
+    case GT_NN_TF32:
+        snprintf(info->detail, sizeof info->detail, "%s matmuls are GPU only", precision_names[p]);
+        return gt_error_set(err, GT_ERR_UNSUPPORTED, "precision %s: GPU only (device cuda); on a CPU use %s",
+                            precision_names[p], p == GT_NN_FP16 ? "bf16 or fp32" : "fp32");
     }
     return GT_ERR_INTERNAL;
 }

@@ -51,7 +51,7 @@ gt_status gt_classifier_open(const char *model_dir, gt_classifier **out, gt_erro
     if (st == GT_OK && (st = gt_nn_model_create(&cfg, 0, &c->model, err)) != GT_OK)
         gt_error_prefix(err, "%s/config.json: ", model_dir);
     if (st == GT_OK)
-        st = pl_load_weights(c->model, model_dir, 1, &report, err);
+        st = pl_load_weights(c->model, model_dir, NULL, 1, &report, err);
     if (st != GT_OK) {
         gt_classifier_free(c);
         return st;

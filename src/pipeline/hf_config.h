@@ -1,9 +1,5 @@
 /* config.json of a Hugging Face model directory, read and written with the
- * data set's class names in id2label / label2id.
- *
- * Kept apart from the rest of the pipeline because greentune/hf.h and
- * greentune/tokenizer.h both define a gt_tokenizer_facts: a file may include
- * only one of them. */
+ * data set's class names in id2label / label2id. */
 #ifndef GREENTUNE_PIPELINE_HF_CONFIG_H
 #define GREENTUNE_PIPELINE_HF_CONFIG_H
 

@@ -31,8 +31,10 @@ gt_status pl_interrupted(const char *stage, gt_error *err);
 gt_status pl_model_config_prepare(gt_pipeline_ctx *p, gt_error *err);
 /* The tokenizer's ids all fit the model's embedding table. */
 gt_status pl_check_vocab(const gt_tokenizer *tok, const gt_nn_config *cfg, const char *what, gt_error *err);
-/* DIR/model.safetensors into m (strict: every tensor must be in the file). */
-gt_status pl_load_weights(gt_nn_model *m, const char *dir, int strict, gt_nn_load_report *report, gt_error *err);
+/* DIR/model.safetensors into m (strict: every tensor must be in the file);
+ * layer_map (may be NULL): m's layer i from the file's layer layer_map[i]. */
+gt_status pl_load_weights(gt_nn_model *m, const char *dir, const int *layer_map, int strict, gt_nn_load_report *report,
+                          gt_error *err);
 
 /* --- inference ---------------------------------------------------------------- */
 
@@ -49,6 +51,32 @@ gt_status pl_infer_sharded(struct pl_dp *dp, gt_nn_model *m, const gt_encoded *e
 void pl_argmax(const float *logits, size_t n, int k, int *out);
 /* Mean cross-entropy of logits against labels, in double. */
 double pl_cross_entropy(const float *logits, const int *labels, size_t n, int k);
+
+/* --- the train stage's batches (batch_feed.c) ---------------------------------- */
+
+/* One batch: rows [first, first + rows) of the epoch's sample order. */
+typedef struct {
+    size_t first, rows;
+} pl_batch_slice;
+
+typedef struct {
+    double build_s, wait_s;
+    size_t batches, prefetched;
+} pl_feed_stats;
+
+typedef struct pl_feed pl_feed;
+
+/* The batches of slices[0..n) in order, from b (its current epoch). depth 0:
+ * each is built by pl_feed_next; depth > 0: a background thread builds up to
+ * depth ahead. slices must outlive the feed. */
+gt_status pl_feed_start(pl_feed **out, const gt_batcher *b, const pl_batch_slice *slices, size_t n, int depth,
+                        gt_error *err);
+/* The next batch; valid until the following call. */
+gt_status pl_feed_next(pl_feed *f, gt_batch **batch, gt_error *err);
+/* Batches built and not handed out yet (what the prefetch thread has ready). */
+size_t pl_feed_ahead(pl_feed *f);
+/* Ends the feed (joins its thread) and adds its times and counts to total (may be NULL). */
+void pl_feed_stop(pl_feed *f, pl_feed_stats *total);
 
 /* --- checkpoints -------------------------------------------------------------- */
 

@@ -86,7 +86,13 @@ cJSON *pl_record(gt_pipeline_ctx *p, const gt_energy_result *energy)
     take(o, "tokenize", &p->tokenize_json);
     take(o, "train", &p->train_json);
     take(o, "eval", &p->eval_json);
-    cJSON_AddItemToObject(o, "machine", pl_machine_json(p->threads));
+    cJSON *machine = pl_machine_json(p->threads);
+    gt_nn_device_info device;
+    gt_nn_device dv = p->nn.device;
+    cJSON_AddStringToObject(machine, "device", gt_nn_device_name(dv));
+    if (dv == GT_NN_CUDA && gt_nn_device_check(dv, &device, NULL) == GT_OK)
+        cJSON_AddStringToObject(machine, "gpu", device.emulated ? "emulated (GREENTUNE_CUDA_EMULATE)" : device.name);
+    cJSON_AddItemToObject(o, "machine", machine);
     if (p->opt->out_dir)
         cJSON_AddStringToObject(o, "checkpoint", p->opt->out_dir);
     else

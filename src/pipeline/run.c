@@ -77,6 +77,8 @@ static void ctx_free(gt_pipeline_ctx *p)
     part_free(&p->val);
     part_free(&p->test);
     gt_nn_model_free(p->model);
+    gt_nn_model_free(p->teacher);
+    free(p->layer_map);
     gt_tokenizer_free(p->tok);
     gt_split_free(&p->split);
     gt_dataset_free(p->ds);
@@ -113,7 +115,9 @@ static gt_status ctx_init(gt_pipeline_ctx *p, const gt_pipeline_spec *s, gt_knob
     gt_batch_options_init(&p->eval_batch);
     p->eval_batch.batch_size = s->eval_batch;
     p->eval_batch.shuffle = 0;
-    p->train_settings = (gt_train_settings){s->epochs, s->lr, s->warmup, s->clip, s->max_steps, 1};
+    p->train_settings = (gt_train_settings){
+        .epochs = s->epochs, .lr = s->lr, .warmup = s->warmup, .clip = s->clip, .max_steps = s->max_steps,
+        .accumulate = 1};
     return GT_OK;
 }
 
@@ -129,6 +133,17 @@ static gt_status set_threads(gt_pipeline_ctx *p, gt_error *err)
     gt_status st = n > 0 ? gt_nn_set_threads(n, err) : GT_OK;
     p->threads = p->encode.threads = gt_nn_threads();
     return st;
+}
+
+/* system.device cuda: a machine without a usable GPU is told before any stage
+ * runs, with the reason, rather than after the data is read and tokenized. */
+static gt_status check_device(const gt_pipeline_spec *s, gt_error *err)
+{
+    gt_error why = {0};
+    if (!s->device || strcmp(s->device, "cuda") || gt_nn_device_check(GT_NN_CUDA, NULL, &why) == GT_OK)
+        return GT_OK;
+    return gt_config_error(s->config, gt_config_get(s->config, "system.device"), "system.device", err, why.status, "%s",
+                           why.message);
 }
 
 typedef gt_status (*stage_fn)(gt_pipeline_ctx *p, gt_error *err);
@@ -260,7 +275,11 @@ gt_status gt_pipeline_run(const gt_pipeline_spec *spec, gt_knob_set *knobs, cons
     st = ctx_init(&p, spec, knobs, &opt, err);
     p.dp = dp;
     if (st == GT_OK)
+        st = check_device(spec, err);
+    if (st == GT_OK)
         st = gt_knob_set_check_available(knobs, err);
+    if (st == GT_OK)
+        st = knob_set_check_pipeline(knobs, spec, err);
     if (st == GT_OK)
         st = pl_out_dir_check(p.opt->out_dir, err);
     if (st == GT_OK)

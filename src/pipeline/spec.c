@@ -25,7 +25,7 @@ static const char *const scratch_model_keys[] = {"arch", "layers", "dim", "heads
 static const char *const train_keys[] = {"epochs", "batch", "lr", "warmup", "weight_decay", "seed", "optimizer",
                                          "schedule", "clip", "max_steps", "data_parallel", NULL};
 static const char *const eval_keys[] = {"batch", NULL};
-static const char *const system_keys[] = {"threads", "meter", "interval_ms", NULL};
+static const char *const system_keys[] = {"threads", "meter", "interval_ms", "device", NULL};
 
 static const struct {
     const char *path;
@@ -285,8 +285,8 @@ static gt_status read_train(gt_pipeline_spec *spec, gt_error *err)
     if (st == GT_OK)
         st = seed_at(cfg, "train.seed", &spec->seed, err);
     if (st == GT_OK)
-        st = choice(cfg, "train.optimizer", "adamw", (const char *const[]){"adamw", "adamw8bit", "sgd", NULL},
-                    &spec->optimizer, err);
+        st = choice(cfg, "train.optimizer", "adamw",
+                    (const char *const[]){"adamw", "adamw8bit", "sgd", "adafactor", NULL}, &spec->optimizer, err);
     if (st == GT_OK)
         st = choice(cfg, "train.schedule", "linear", (const char *const[]){"linear", "cosine", "constant", NULL},
                     &spec->schedule, err);
@@ -319,6 +319,8 @@ static gt_status read_system(gt_pipeline_spec *spec, gt_error *err)
                                meter.message);
     if (st == GT_OK)
         st = int_in(cfg, "system.interval_ms", 100, 0, 60000, &spec->interval_ms, err);
+    if (st == GT_OK)
+        st = choice(cfg, "system.device", "cpu", (const char *const[]){"cpu", "cuda", NULL}, &spec->device, err);
     if (st == GT_OK) {
         spec->knobs = gt_config_get(cfg, "knobs");
         if (cJSON_IsNull(spec->knobs))

@@ -41,6 +41,9 @@ typedef enum {
     GT_HOOK_SAVE,       /* save: before the checkpoint is written */
     GT_HOOK_EVAL,       /* eval: before the test split runs; p->nn.infer_precision, p->eval_batch */
     GT_HOOK_FINISH,     /* eval: after the metrics; last evidence */
+    GT_HOOK_VALIDATED,  /* train: after every validation (each epoch's end, and every
+                           p->train_settings.validate_every steps): p->val_metrics, p->trained;
+                           set p->stop_training to stop at once */
     GT_HOOK_COUNT
 } gt_hook_point;
 
@@ -51,18 +54,38 @@ typedef struct {
     int *labels;            /* class of each document */
 } gt_pipeline_part;
 
-/* Training settings a knob may change (grad_accum, early_stop, dynamic_batch). */
+/* Training settings a knob may change (grad_accum, early_stop, dynamic_batch, prefetch). */
 typedef struct {
     int epochs;
     double lr, warmup, clip;
     long max_steps;         /* 0: epochs decide */
     int accumulate;         /* micro-batches per optimizer step (1) */
+    long validate_every;    /* optimizer steps between validations inside an epoch (0: epoch ends only) */
+    size_t batch_max;       /* > 0: the batch grows from p->train_batch.batch_size to batch_max, */
+    double batch_growth;    /*   multiplied by batch_growth */
+    long batch_every;       /*   every batch_every optimizer steps (dynamic_batch) */
+    int prefetch;           /* batches a background thread builds ahead (0: built when needed) */
 } gt_train_settings;
+
+/* What the train stage did, counted as it ran: the evidence of the training
+ * and system knobs. */
+typedef struct {
+    long steps, steps_planned;  /* optimizer steps run, and planned before the first */
+    long micro_batches;         /* forward + backward passes */
+    long validations;           /* validation passes */
+    double samples;             /* training rows seen */
+    double real_tokens, padded_tokens;
+    double matmul_flops[GT_NN_PRECISIONS]; /* of the forward + backward passes, by precision */
+    double batch_build_s;       /* time spent building batches (on the train thread or the prefetch thread) */
+    double batch_wait_s;        /* time the train thread waited for its next batch */
+    size_t batches_prefetched;  /* batches built ahead by the prefetch thread */
+} gt_train_counts;
 
 typedef struct gt_pipeline_ctx {
     const gt_pipeline_spec *spec;
     gt_knob_set *knobs;
     const gt_run_options *opt;
+    gt_measurement *measurement; /* the stages' measurement (the train stage reports its progress to it) */
     /* data */
     gt_dataset *ds;
     gt_split split;
@@ -73,6 +96,9 @@ typedef struct gt_pipeline_ctx {
     gt_batch_options train_batch, eval_batch;
     /* load */
     gt_nn_config model_config;
+    gt_nn_lora lora;        /* adapters the model is built with (lora; rank 0: none) */
+    int *layer_map;         /* model.from: layer i comes from the checkpoint's layer_map[i] (malloc'd; NULL: i) */
+    gt_nn_model *teacher;   /* distillation's teacher, inference only (freed with the run) */
     gt_nn_model *model;
     gt_nn_options nn;
     gt_nn_optimizer_config optimizer;
@@ -82,6 +108,8 @@ typedef struct gt_pipeline_ctx {
     int stop_training;      /* set by an epoch hook: no further epochs */
     int epoch;              /* the epoch that just ended (1-based) at GT_HOOK_EPOCH */
     double val_f1, val_loss;/* its validation figures (NAN without a validation split) */
+    gt_metrics val_metrics; /* the last validation's metrics (n = 0 without a validation split) */
+    gt_train_counts trained;
     /* save */
     char *checkpoint_dir;   /* where the save stage writes (moved to --out when the run succeeds) */
     /* eval */
@@ -92,7 +120,6 @@ typedef struct gt_pipeline_ctx {
     cJSON *data_json, *tokenize_json, *model_json, *train_json, *eval_json, *warnings;
     /* data-parallel training over MPI ranks (src/mpi/data_parallel.h); NULL: this process alone */
     struct pl_dp *dp;
-    gt_measurement *measurement;   /* the run's measurement, while the stages run */
 } gt_pipeline_ctx;
 
 typedef gt_status (*gt_stage_hook)(gt_knob_use *use, gt_pipeline_ctx *p, gt_error *err);

@@ -82,11 +82,12 @@ gt_status pl_check_vocab(const gt_tokenizer *tok, const gt_nn_config *cfg, const
     return GT_OK;
 }
 
-gt_status pl_load_weights(gt_nn_model *m, const char *dir, int strict, gt_nn_load_report *report, gt_error *err)
+gt_status pl_load_weights(gt_nn_model *m, const char *dir, const int *layer_map, int strict, gt_nn_load_report *report,
+                          gt_error *err)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    return gt_nn_model_load(m, path, strict, report, err);
+    return gt_nn_model_load_layers(m, path, layer_map, strict, report, err);
 }
 
 static void record_model(gt_pipeline_ctx *p, const gt_nn_load_report *report)
@@ -132,16 +133,18 @@ gt_status pl_stage_load(gt_pipeline_ctx *p, gt_error *err)
     }
     if ((st = pl_hooks_run(p, GT_HOOK_CONFIGURE, err)) != GT_OK)
         return st;
-    if ((st = gt_nn_config_check(c, err)) != GT_OK || (st = gt_nn_model_create(c, s->seed, &p->model, err)) != GT_OK)
+    if ((st = gt_nn_config_check(c, err)) != GT_OK ||
+        (st = gt_nn_model_create_lora(c, &p->lora, s->seed, &p->model, err)) != GT_OK)
         return gt_error_prefix(err, "model: ");
     gt_nn_load_report report = {0};
-    if (s->model_from && (st = pl_load_weights(p->model, s->model_from, 0, &report, err)) != GT_OK)
+    if (s->model_from && (st = pl_load_weights(p->model, s->model_from, p->layer_map, 0, &report, err)) != GT_OK)
         return st;
     if (report.missing)
         pl_warn(p, "%s/model.safetensors: %d tensor%s not in the file start from fresh weights (first: %s) — "
                 "expected for an encoder without a classification head", s->model_from, report.missing,
                 report.missing == 1 ? "" : "s", report.first_missing);
     p->nn = gt_nn_model_options(p->model);
+    p->nn.device = s->device && !strcmp(s->device, "cuda") ? GT_NN_CUDA : GT_NN_CPU;
     if ((st = pl_hooks_run(p, GT_HOOK_LOAD, err)) != GT_OK ||
         (st = gt_nn_model_set_options(p->model, &p->nn, err)) != GT_OK)
         return st;

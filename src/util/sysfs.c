@@ -78,6 +78,9 @@ gt_status gt_sysfs_read_string(const char *path, char *buf, size_t size, gt_erro
     close(fd);
     if (longer)
         return gt_error_set(err, GT_ERR_PARSE, "%s: longer than %zu bytes, not a sysfs attribute", path, size - 1);
+    /* A NUL would end the string early: "184\0junk" must not read as 184. */
+    if (memchr(buf, '\0', n))
+        return gt_error_set(err, GT_ERR_PARSE, "%s: holds a NUL byte, not a sysfs attribute", path);
     while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
         n--;
     buf[n] = '\0';
@@ -93,7 +96,9 @@ gt_status gt_sysfs_read_u64(const char *path, uint64_t *value, gt_error *err)
     char *end;
     errno = 0;
     unsigned long long v = strtoull(text, &end, 10);
-    if (!text[0] || text[0] == '-' || text[0] == '+' || *end || errno)
+    /* A digit first: strtoull would also skip blanks and negate a '-' after
+     * them, reading " -5" as 18446744073709551611 (found by fuzz_sysfs_value). */
+    if (text[0] < '0' || text[0] > '9' || *end || errno)
         return gt_error_set(err, GT_ERR_PARSE, "%s: expected a number, found \"%s\"", path, text);
     *value = v;
     return GT_OK;

@@ -170,6 +170,11 @@ static void test_drop_last_and_bad_input(void)
     opt.max_len = 0;
     opt.batch_size = 0;
     CHECK_EQ_INT(gt_batcher_create(&b, &enc, labels, &opt, &err), GT_ERR_INVALID);
+    /* B x T ids must fit in memory's arithmetic: a batch of 2^62 rows is refused, not wrapped. */
+    opt.batch_size = (size_t)1 << 62; /* times the longest sample (10 tokens) */
+    opt.max_len = 0;
+    CHECK_EQ_INT(gt_batcher_create(&b, &enc, labels, &opt, &err), GT_ERR_INVALID);
+    CHECK_MSG(strstr(err.message, "ids per batch is too large"), "%s", err.message);
     gt_encoded_free(&enc);
 }
 

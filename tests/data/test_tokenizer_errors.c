@@ -91,6 +91,54 @@ static void test_inconsistent_vocabularies_are_refused(void)
     CHECK_MSG(strstr(err.message, "byte_fallback"), "%s", err.message);
 }
 
+/* The post processor's and the padding's ids index the embedding table like
+ * every other id: one outside the vocabulary is refused, not emitted. */
+static void test_special_ids_outside_the_vocabulary(void)
+{
+    gt_error err = {0};
+    const char *template = "{\"type\": \"TemplateProcessing\", \"single\": [{\"SpecialToken\": {\"id\": \"[CLS]\"}},"
+                           " {\"Sequence\": {\"id\": \"A\"}}], \"special_tokens\": {\"[CLS]\": {\"ids\": [5000]}}}";
+    CHECK_EQ_INT(load_variant("template.json", NULL, "post_processor", template, &err), GT_ERR_PARSE);
+    CHECK_MSG(strstr(err.message, "template.json: post_processor: special token id 5000 is outside the vocabulary"),
+              "%s", err.message);
+    CHECK_EQ_INT(load_variant("bert.json", NULL, "post_processor",
+                              "{\"type\": \"BertProcessing\", \"cls\": [\"[CLS]\", 2], \"sep\": [\"[SEP]\", 99999]}", &err),
+                 GT_ERR_PARSE);
+    CHECK_MSG(strstr(err.message, "special token id 99999"), "%s", err.message);
+    CHECK_EQ_INT(load_variant("pad.json", NULL, "padding", "{\"pad_id\": 70000}", &err), GT_ERR_PARSE);
+    CHECK_MSG(strstr(err.message, "padding.pad_id 70000 is outside the vocabulary"), "%s", err.message);
+}
+
+/* Length limits beyond any text (1e300) load as "no limit", not as an
+ * undefined conversion. */
+static void test_huge_length_limits_are_capped(void)
+{
+    char *text = test_read_file(fixture("tokenizers/wordpiece-tiny.json"), NULL);
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    cJSON_ReplaceItemInObject(cJSON_GetObjectItem(root, "model"), "max_input_chars_per_word", cJSON_CreateNumber(1e300));
+    cJSON *truncation = cJSON_CreateObject();
+    cJSON_AddNumberToObject(truncation, "max_length", 1e300);
+    cJSON_ReplaceItemInObject(root, "truncation", truncation);
+    char *json = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    gt_tokenizer *tok = NULL;
+    gt_error err = {0};
+    CHECK_EQ_INT(gt_tokenizer_from_json(&tok, json, strlen(json), "huge.json", &err), GT_OK);
+    free(json);
+    if (!tok)
+        return;
+    gt_tokenizer_facts facts;
+    gt_tokenizer_describe(tok, &facts);
+    CHECK(facts.truncation_max_len == (size_t)1e18);
+    int32_t *ids;
+    size_t n;
+    CHECK_EQ_INT(gt_tokenizer_encode(tok, "hello world", 11, NULL, &ids, &n, &err), GT_OK);
+    CHECK(n >= 3);
+    free(ids);
+    gt_tokenizer_free(tok);
+}
+
 static void test_max_len_must_leave_room_for_text(void)
 {
     gt_error err = {0};
@@ -147,6 +195,8 @@ int main(void)
     RUN(test_not_a_tokenizer_file);
     RUN(test_unsupported_components_are_named);
     RUN(test_inconsistent_vocabularies_are_refused);
+    RUN(test_special_ids_outside_the_vocabulary);
+    RUN(test_huge_length_limits_are_capped);
     RUN(test_max_len_must_leave_room_for_text);
     RUN(test_nul_bytes_inside_text);
     return test_summary();

@@ -8,7 +8,14 @@
  *                               utilisation samples (pid:percent)
  *
  * "power" GPUs have no energy counter (NVML_ERROR_NOT_SUPPORTED), like
- * pre-Volta parts; "noinit" fails nvmlInit as a machine without a driver. */
+ * pre-Volta parts; "noinit" fails nvmlInit as a machine without a driver.
+ *
+ * Power limits (the power_cap knob) live in the file named by
+ * $FAKE_NVML_LIMITS, one line per GPU, rewritten by every successful set:
+ *
+ *   GPU-fake-0 700000 200000 700000        uuid, limit, minimum, maximum (mW)
+ *   GPU-fake-1 650000 200000 700000 deny   set fails: NVML_ERROR_NO_PERMISSION
+ *   GPU-fake-2 650000 200000 700000 stuck  set succeeds, the limit stays */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +28,7 @@
 #define NVML_ERROR_NOT_FOUND 6
 #define NVML_ERROR_INSUFFICIENT_SIZE 7
 #define NVML_ERROR_DRIVER_NOT_LOADED 9
+#define NVML_ERROR_NO_PERMISSION 4
 #define GPUS_MAX 8
 #define SAMPLES_MAX 8
 
@@ -115,8 +123,10 @@ int nvmlDeviceGetName(void *device, char *name, unsigned length)
 
 const char *nvmlErrorString(int r)
 {
-    return r == NVML_ERROR_DRIVER_NOT_LOADED ? "Driver Not Loaded" : r == NVML_ERROR_NOT_SUPPORTED ? "Not Supported"
-                                                                                                  : "Unknown Error";
+    return r == NVML_ERROR_DRIVER_NOT_LOADED ? "Driver Not Loaded"
+           : r == NVML_ERROR_NOT_SUPPORTED   ? "Not Supported"
+           : r == NVML_ERROR_NO_PERMISSION   ? "Insufficient Permissions"
+                                             : "Unknown Error";
 }
 
 int nvmlDeviceGetTemperature(void *device, int sensor, unsigned *celsius)
@@ -150,5 +160,106 @@ int nvmlDeviceGetProcessUtilization(void *device, process_sample *out, unsigned 
         out[k].time_stamp = (unsigned long long)now.tv_sec * 1000000ull + (unsigned long long)now.tv_usec + k;
     }
     *count = s.samples[i];
+    return NVML_SUCCESS;
+}
+
+/* ---- power limits ------------------------------------------------------------------ */
+
+typedef struct {
+    unsigned count;
+    char uuid[GPUS_MAX][64];
+    unsigned limit[GPUS_MAX], min[GPUS_MAX], max[GPUS_MAX];
+    char flag[GPUS_MAX][16];
+} limits;
+
+static int load_limits(limits *l)
+{
+    memset(l, 0, sizeof *l);
+    const char *path = getenv("FAKE_NVML_LIMITS");
+    FILE *f = path ? fopen(path, "r") : NULL;
+    if (!f)
+        return 0;
+    char line[256];
+    while (l->count < GPUS_MAX && fgets(line, sizeof line, f)) {
+        unsigned i = l->count;
+        if (sscanf(line, "%63s %u %u %u %15s", l->uuid[i], &l->limit[i], &l->min[i], &l->max[i], l->flag[i]) >= 4)
+            l->count++;
+    }
+    fclose(f);
+    return 1;
+}
+
+static void save_limits(const limits *l)
+{
+    const char *path = getenv("FAKE_NVML_LIMITS");
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return;
+    for (unsigned i = 0; i < l->count; i++)
+        fprintf(f, "%s %u %u %u %s\n", l->uuid[i], l->limit[i], l->min[i], l->max[i], l->flag[i]);
+    fclose(f);
+    rename(tmp, path);
+}
+
+int nvmlDeviceGetUUID(void *device, char *uuid, unsigned length)
+{
+    limits l;
+    int i = index_of(device);
+    if (load_limits(&l) && (unsigned)i < l.count)
+        snprintf(uuid, length, "%s", l.uuid[i]);
+    else
+        snprintf(uuid, length, "GPU-fake-%d", i);
+    return NVML_SUCCESS;
+}
+
+int nvmlDeviceGetHandleByUUID(const char *uuid, void **device)
+{
+    limits l;
+    load_limits(&l);
+    for (unsigned i = 0; i < l.count && i < load().gpus; i++)
+        if (!strcmp(l.uuid[i], uuid)) {
+            *device = (void *)(intptr_t)(i + 1);
+            return NVML_SUCCESS;
+        }
+    return NVML_ERROR_NOT_FOUND;
+}
+
+int nvmlDeviceGetPowerManagementLimit(void *device, unsigned *mw)
+{
+    limits l;
+    unsigned i = (unsigned)index_of(device);
+    if (!load_limits(&l) || i >= l.count)
+        return NVML_ERROR_NOT_SUPPORTED;
+    *mw = l.limit[i];
+    return NVML_SUCCESS;
+}
+
+int nvmlDeviceGetPowerManagementLimitConstraints(void *device, unsigned *min, unsigned *max)
+{
+    limits l;
+    unsigned i = (unsigned)index_of(device);
+    if (!load_limits(&l) || i >= l.count)
+        return NVML_ERROR_NOT_SUPPORTED;
+    *min = l.min[i];
+    *max = l.max[i];
+    return NVML_SUCCESS;
+}
+
+int nvmlDeviceSetPowerManagementLimit(void *device, unsigned mw)
+{
+    limits l;
+    unsigned i = (unsigned)index_of(device);
+    if (!load_limits(&l) || i >= l.count)
+        return NVML_ERROR_NOT_SUPPORTED;
+    if (!strcmp(l.flag[i], "deny"))
+        return NVML_ERROR_NO_PERMISSION;
+    if (mw < l.min[i] || mw > l.max[i])
+        return NVML_ERROR_INVALID_ARGUMENT;
+    if (strcmp(l.flag[i], "stuck")) {
+        l.limit[i] = mw;
+        save_limits(&l);
+    }
     return NVML_SUCCESS;
 }

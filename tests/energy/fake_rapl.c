@@ -65,3 +65,33 @@ void fake_rapl_set(const char *root, const char *zone, uint64_t energy_uj)
 {
     write_u64(fake_rapl_file(root, zone, "energy_uj"), energy_uj);
 }
+
+gt_measurement *fake_rapl_measurement(const char *root, uint64_t counter_uj, int interval_ms)
+{
+    fake_rapl_zone(root, "intel-rapl:0", "package-0", 1ull << 40, counter_uj);
+    setenv("GREENTUNE_SYSFS_ROOT", root, 1);
+    gt_measure_options o;
+    gt_measure_options_init(&o);
+    o.meter = "rapl";
+    o.interval_ms = interval_ms;
+    gt_measurement *m = NULL;
+    gt_error err = {0};
+    CHECK_MSG(gt_measurement_start(&o, &m, &err) == GT_OK, "start: %s", err.message);
+    return m;
+}
+
+void fake_rapl_task(gt_measurement *m, int begin, const char *name)
+{
+    gt_error err = {0};
+    gt_status s = begin ? gt_measurement_task_start(m, name, &err) : gt_measurement_task_stop(m, name, &err);
+    CHECK_MSG(s == GT_OK, "%s %s: %s", begin ? "start" : "stop", name, err.message);
+}
+
+const gt_task_result *fake_rapl_find(const gt_energy_result *r, const char *name)
+{
+    for (int i = 0; i < r->task_count; i++)
+        if (!strcmp(r->tasks[i].name, name))
+            return &r->tasks[i];
+    test_fail(__FILE__, __LINE__, "no task '%s'", name);
+    return NULL;
+}

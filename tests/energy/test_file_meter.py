@@ -25,10 +25,10 @@ path = sys.argv[1]
 def put(text):  # then wait: the 20 ms sampler must see each value before the next
     with open(path + ".new", "w") as f: f.write(text)
     os.replace(path + ".new", path)
-    time.sleep(0.15)
+    time.sleep(0.4)
 def control(line):
     with open(os.environ["GREENTUNE_CONTROL"], "a") as c: c.write(line + "\n")
-    time.sleep(0.3)  # greentune reads the counter at the boundary before we move it again
+    time.sleep(0.5)  # greentune reads the counter at the boundary before we move it again
 put("1003.5 J\n"); time.sleep(0.3)     # +3.5 J before any task
 control("start a")
 put("1010 J\n")                         # +6.5 J in a

@@ -102,6 +102,12 @@ static void test_malformed_descriptions(void)
     put("events/energy-pkg.scale", "-1\n");
     CHECK_EQ_INT(open_perf(&b, &err), GT_ERR_PARSE);
     CHECK(strstr(err.message, "not a positive scale") != NULL);
+    put("events/energy-pkg.scale", "inf\n"); /* every reading would be infinite joules */
+    CHECK_EQ_INT(open_perf(&b, &err), GT_ERR_PARSE);
+    CHECK(strstr(err.message, "'inf") && strstr(err.message, "not a positive scale"));
+    fresh_pmu("huge-type", "4294967297\n", "0\n"); /* 2^32 + 1 would be type 1 as an int */
+    CHECK_EQ_INT(open_perf(&b, &err), GT_ERR_PARSE);
+    CHECK(strstr(err.message, "not a PMU type number") != NULL);
     fresh_pmu("no-events", "1\n", "0\n");
     CHECK_EQ_INT(open_perf(&b, &err), GT_ERR_UNSUPPORTED);
     CHECK(strstr(err.message, "no energy-pkg or energy-cores event") != NULL);

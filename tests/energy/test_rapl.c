@@ -127,6 +127,18 @@ static void test_garbage_counter_is_a_clear_error(void)
     double j[GT_COMPONENTS];
     CHECK_EQ_INT(b->read(b, 0, j, &err), GT_ERR_PARSE);
     CHECK(strstr(err.message, "not a counter value") != NULL);
+    /* A NUL hides what follows it, and a file longer than any counter is cut
+     * when read: neither is read as the number it starts with. */
+    test_write_file(path, "184\0garbage\n", 12);
+    CHECK_EQ_INT(b->read(b, 0, j, &err), GT_ERR_PARSE);
+    CHECK_MSG(strstr(err.message, "holds a NUL byte") != NULL, "message: %s", err.message);
+    char padded[100];
+    memset(padded, ' ', sizeof padded);
+    memcpy(padded, "20", 2);
+    padded[sizeof padded - 1] = 'x';
+    test_write_file(path, padded, sizeof padded);
+    CHECK_EQ_INT(b->read(b, 0, j, &err), GT_ERR_PARSE);
+    CHECK_MSG(strstr(err.message, "longer than a counter") != NULL, "message: %s", err.message);
     b->close(b);
 }
 

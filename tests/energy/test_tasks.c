@@ -25,32 +25,7 @@ static gt_measurement *start(int interval_ms)
     snprintf(name, sizeof name, "tree-%d", trees++);
     root = test_path(name);
     counter_uj = 1000;
-    fake_rapl_zone(root, "intel-rapl:0", "package-0", 1ull << 40, counter_uj);
-    setenv("GREENTUNE_SYSFS_ROOT", root, 1);
-    gt_measure_options o;
-    gt_measure_options_init(&o);
-    o.meter = "rapl";
-    o.interval_ms = interval_ms;
-    gt_measurement *m = NULL;
-    gt_error err = {0};
-    CHECK_MSG(gt_measurement_start(&o, &m, &err) == GT_OK, "start: %s", err.message);
-    return m;
-}
-
-static void task(gt_measurement *m, int start, const char *name)
-{
-    gt_error err = {0};
-    gt_status s = start ? gt_measurement_task_start(m, name, &err) : gt_measurement_task_stop(m, name, &err);
-    CHECK_MSG(s == GT_OK, "%s %s: %s", start ? "start" : "stop", name, err.message);
-}
-
-static const gt_task_result *find(const gt_energy_result *r, const char *name)
-{
-    for (int i = 0; i < r->task_count; i++)
-        if (!strcmp(r->tasks[i].name, name))
-            return &r->tasks[i];
-    test_fail(__FILE__, __LINE__, "no task '%s'", name);
-    return NULL;
+    return fake_rapl_measurement(root, counter_uj, interval_ms);
 }
 
 /* A task run twice sums both windows and nothing between them; two tasks may
@@ -61,25 +36,25 @@ static void check_repeated_and_overlapping(int interval_ms)
     if (!m)
         return;
     burn(1);
-    task(m, 1, "train");
+    fake_rapl_task(m, 1, "train");
     burn(5);
-    task(m, 0, "train");
+    fake_rapl_task(m, 0, "train");
     burn(100);
-    task(m, 1, "train");
+    fake_rapl_task(m, 1, "train");
     burn(3);
-    task(m, 0, "train");
-    task(m, 1, "a");
+    fake_rapl_task(m, 0, "train");
+    fake_rapl_task(m, 1, "a");
     burn(1);
-    task(m, 1, "b");
+    fake_rapl_task(m, 1, "b");
     burn(2);
-    task(m, 0, "a");
+    fake_rapl_task(m, 0, "a");
     burn(4);
-    task(m, 0, "b");
+    fake_rapl_task(m, 0, "b");
     gt_energy_result r;
     gt_error err = {0};
     CHECK_MSG(gt_measurement_finish(m, &r, &err) == GT_OK, "finish: %s", err.message);
     CHECK_EQ_INT(r.task_count, 3);
-    const gt_task_result *train = find(&r, "train"), *a = find(&r, "a"), *b = find(&r, "b");
+    const gt_task_result *train = fake_rapl_find(&r, "train"), *a = fake_rapl_find(&r, "a"), *b = fake_rapl_find(&r, "b");
     if (train && a && b) {
         CHECK_NEAR(train->window.energy_j, 8.0, 1e-9);
         CHECK_NEAR(train->window.joules[GT_CPU], 8.0, 1e-9);
@@ -108,7 +83,7 @@ static void test_task_misuse_is_refused(void)
     gt_error err = {0};
     CHECK_EQ_INT(gt_measurement_task_stop(m, "never", &err), GT_ERR_INVALID);
     CHECK(strstr(err.message, "stop without a start") != NULL);
-    task(m, 1, "x");
+    fake_rapl_task(m, 1, "x");
     CHECK_EQ_INT(gt_measurement_task_start(m, "x", &err), GT_ERR_INVALID);
     CHECK(strstr(err.message, "already running") != NULL);
     const char *bad[] = {"", "two words", "new\nline", "quote\"", "caf\xc3\xa9",
@@ -116,8 +91,8 @@ static void test_task_misuse_is_refused(void)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         CHECK_MSG(gt_measurement_task_start(m, bad[i], &err) == GT_ERR_INVALID, "accepted name '%s'", bad[i]);
     CHECK_EQ_INT(gt_measurement_task_start(m, NULL, &err), GT_ERR_INVALID);
-    task(m, 1, "ok_name-1.2:3/4+5");
-    task(m, 1, "012345678901234567890123456789012345678901234567890123456789012"); /* 63 chars */
+    fake_rapl_task(m, 1, "ok_name-1.2:3/4+5");
+    fake_rapl_task(m, 1, "012345678901234567890123456789012345678901234567890123456789012"); /* 63 chars */
     gt_measurement_abort(m);
 }
 
@@ -127,12 +102,12 @@ static void test_open_task_is_closed_at_finish(void)
     gt_measurement *m = start(0);
     if (!m)
         return;
-    task(m, 1, "eval");
+    fake_rapl_task(m, 1, "eval");
     burn(2.5);
     gt_energy_result r;
     gt_error err = {0};
     CHECK_EQ_INT(gt_measurement_finish(m, &r, &err), GT_OK);
-    const gt_task_result *eval = find(&r, "eval");
+    const gt_task_result *eval = fake_rapl_find(&r, "eval");
     if (eval) {
         CHECK_NEAR(eval->window.energy_j, 2.5, 1e-9);
         CHECK_EQ_INT(eval->open_at_finish, 1);
@@ -158,9 +133,9 @@ static void test_json_follows_the_measure_contract(void)
     gt_measurement *m = start(0);
     if (!m)
         return;
-    task(m, 1, "train");
+    fake_rapl_task(m, 1, "train");
     burn(36);
-    task(m, 0, "train");
+    fake_rapl_task(m, 0, "train");
     burn(0.5);
     gt_energy_result r;
     gt_error err = {0};
@@ -199,24 +174,24 @@ static void test_nested_tasks_have_parents(void)
     gt_measurement *m = start(0);
     if (!m)
         return;
-    task(m, 1, "epoch-1");
+    fake_rapl_task(m, 1, "epoch-1");
     burn(1);
-    task(m, 1, "train");
+    fake_rapl_task(m, 1, "train");
     burn(2);
-    task(m, 1, "step");
+    fake_rapl_task(m, 1, "step");
     burn(4);
-    task(m, 0, "step");
-    task(m, 0, "train");
+    fake_rapl_task(m, 0, "step");
+    fake_rapl_task(m, 0, "train");
     burn(8);
-    task(m, 0, "epoch-1");
-    task(m, 1, "eval"); /* after epoch-1 ended: top level */
+    fake_rapl_task(m, 0, "epoch-1");
+    fake_rapl_task(m, 1, "eval"); /* after epoch-1 ended: top level */
     burn(16);
-    task(m, 0, "eval");
+    fake_rapl_task(m, 0, "eval");
     gt_energy_result r;
     gt_error err = {0};
     CHECK_EQ_INT(gt_measurement_finish(m, &r, &err), GT_OK);
-    const gt_task_result *epoch = find(&r, "epoch-1"), *train = find(&r, "train"), *step = find(&r, "step"),
-                         *eval = find(&r, "eval");
+    const gt_task_result *epoch = fake_rapl_find(&r, "epoch-1"), *train = fake_rapl_find(&r, "train"),
+                         *step = fake_rapl_find(&r, "step"), *eval = fake_rapl_find(&r, "eval");
     if (epoch && train && step && eval) {
         CHECK_EQ_STR(epoch->parent, "");
         CHECK_EQ_STR(train->parent, "epoch-1");
@@ -250,22 +225,22 @@ static void test_overlapping_tasks_do_not_nest(void)
     gt_measurement *m = start(0);
     if (!m)
         return;
-    task(m, 1, "a");
-    task(m, 1, "b"); /* b inside a, for now */
+    fake_rapl_task(m, 1, "a");
+    fake_rapl_task(m, 1, "b"); /* b inside a, for now */
     burn(1);
-    task(m, 0, "a"); /* ... but a ends first */
+    fake_rapl_task(m, 0, "a"); /* ... but a ends first */
     burn(2);
-    task(m, 0, "b");
-    task(m, 1, "p");
-    task(m, 1, "c");
-    task(m, 0, "c");
-    task(m, 0, "p");
-    task(m, 1, "c"); /* c again, outside p */
-    task(m, 0, "c");
+    fake_rapl_task(m, 0, "b");
+    fake_rapl_task(m, 1, "p");
+    fake_rapl_task(m, 1, "c");
+    fake_rapl_task(m, 0, "c");
+    fake_rapl_task(m, 0, "p");
+    fake_rapl_task(m, 1, "c"); /* c again, outside p */
+    fake_rapl_task(m, 0, "c");
     gt_energy_result r;
     gt_error err = {0};
     CHECK_EQ_INT(gt_measurement_finish(m, &r, &err), GT_OK);
-    const gt_task_result *b = find(&r, "b"), *c = find(&r, "c");
+    const gt_task_result *b = fake_rapl_find(&r, "b"), *c = fake_rapl_find(&r, "c");
     if (b && c) {
         CHECK_EQ_STR(b->parent, "");
         CHECK_NEAR(b->window.energy_j, 3, 1e-9);
@@ -297,20 +272,20 @@ static void test_sync_hook_runs_before_boundaries(void)
     syncs = 0;
     gt_measurement_set_sync(m, sync_hook, NULL);
     pending_gpu_work = 1; /* queued before the task: not the task's */
-    task(m, 1, "train");
+    fake_rapl_task(m, 1, "train");
     burn(3);
     pending_gpu_work = 2; /* queued by the task, done by the time stop returns */
-    task(m, 0, "train");
+    fake_rapl_task(m, 0, "train");
     CHECK_EQ_INT(syncs, 2);
     gt_forecast f;
     gt_error err = {0};
-    task(m, 1, "eval");
+    fake_rapl_task(m, 1, "eval");
     CHECK_EQ_INT(gt_measurement_progress(m, "eval", 0.5, &f, &err), GT_OK);
     CHECK_EQ_INT(syncs, 4);
     gt_energy_result r;
     CHECK_EQ_INT(gt_measurement_finish(m, &r, &err), GT_OK);
     CHECK_EQ_INT(syncs, 5); /* the finish too */
-    const gt_task_result *train = find(&r, "train");
+    const gt_task_result *train = fake_rapl_find(&r, "train");
     if (train)
         CHECK_NEAR(train->window.energy_j, 5, 1e-9);
     CHECK_NEAR(r.total.energy_j, 6, 1e-9);
@@ -323,12 +298,12 @@ static void test_snapshot_sees_running_tasks(void)
     gt_measurement *m = start(0);
     if (!m)
         return;
-    task(m, 1, "train");
+    fake_rapl_task(m, 1, "train");
     burn(3);
     gt_energy_result snap;
     gt_error err = {0};
     CHECK_EQ_INT(gt_measurement_snapshot(m, &snap, &err), GT_OK);
-    const gt_task_result *t = find(&snap, "train");
+    const gt_task_result *t = fake_rapl_find(&snap, "train");
     if (t) {
         CHECK_EQ_INT(t->running, 1);
         CHECK_NEAR(t->window.energy_j, 3, 1e-9);
@@ -337,10 +312,10 @@ static void test_snapshot_sees_running_tasks(void)
     CHECK_NEAR(snap.total.energy_j, 3, 1e-9);
     gt_energy_result_free(&snap);
     burn(1);
-    task(m, 0, "train"); /* still running after the snapshot */
+    fake_rapl_task(m, 0, "train"); /* still running after the snapshot */
     gt_energy_result r;
     CHECK_EQ_INT(gt_measurement_finish(m, &r, &err), GT_OK);
-    t = find(&r, "train");
+    t = fake_rapl_find(&r, "train");
     if (t) {
         CHECK_NEAR(t->window.energy_j, 4, 1e-9);
         CHECK_EQ_INT(t->running, 0);
@@ -367,7 +342,7 @@ static void test_control_lines(void)
     CHECK(strstr(err.message, "not running") != NULL);
     gt_energy_result r;
     CHECK_EQ_INT(gt_measurement_finish(m, &r, &err), GT_OK);
-    const gt_task_result *a = find(&r, "a");
+    const gt_task_result *a = fake_rapl_find(&r, "a");
     if (a) {
         CHECK_NEAR(a->window.energy_j, 2, 1e-9);
         CHECK_NEAR(a->progress, 0.5, 0);

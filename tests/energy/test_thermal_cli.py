@@ -44,7 +44,9 @@ for c in range(53, 30, -2):
     check(p.returncode == 0, f"gate: {p.stderr}")
     j = json.load(open(out)) if p.returncode == 0 else {}
     t = j.get("thermal", {})
-    check(t.get("idle", {}).get("cpu_c") == 41 and t.get("start", {}).get("cpu_c") == 55, f"idle and start: {t}")
+    # start: the first reading, 55 C or a step or two cooler when the machine was slow to start measure
+    check(t.get("idle", {}).get("cpu_c") == 41 and 44 < t.get("start", {}).get("cpu_c", 0) <= 55,
+          f"idle and start: {t}")
     check(t.get("end", {}).get("cpu_c", 99) <= 44 and t.get("timed_out") is False, f"ended within the band: {t}")
     check(0.5 <= t.get("waited_s", 0) <= 8 and time.time() - t0 >= 1.0, f"waited for the cooling: {t}")
     check("thermal    waited" in p.stderr, "the summary reports the wait")

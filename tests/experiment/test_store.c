@@ -154,6 +154,12 @@ static void test_bad_run_json_names_the_key(void)
          " \"metrics\": {\"f1\": 1.5}}",
          "metrics.f1"},
         {"[1, 2]", "expected an object"},
+        /* Each stage finite, their sum not: stored, the total would be infinity. */
+        {"{\"stages\": {\"train\": {\"energy_j\": 1e308, \"duration_s\": 1},"
+         " \"eval\": {\"energy_j\": 1e308, \"duration_s\": 1}}, \"meter\": \"rapl\", \"estimated\": false}",
+         "stages.train.energy_j: expected a number in [0, 1e+15]"},
+        {"{\"total\": {\"energy_j\": 1, \"duration_s\": 1e300}, \"meter\": \"rapl\", \"estimated\": false}",
+         "total.duration_s"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         gt_error err = {0};

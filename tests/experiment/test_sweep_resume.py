@@ -94,24 +94,31 @@ def kill_test(seed):
 
 
 def wait_for(db, predicate, timeout=120):
+    """The runs as soon as predicate(runs) holds, or None after timeout."""
     end = time.time() + timeout
     while time.time() < end:
         try:
-            if os.path.exists(db) and predicate(runs(db)):
-                return True
+            if os.path.exists(db):
+                r = runs(db)
+                if predicate(r):
+                    return r
         except Exception:  # noqa: BLE001 - the file may be half-created still
             pass
         time.sleep(0.02)
-    return False
+    return None
 
 
-def stop_test(sig):
-    d, path = setup("stop", STOP_EXPERIMENT, epochs=EPOCHS)
+def stop_once(sig, attempt):
+    """Stops a sweep with sig while a run is in flight. Returns True when the
+    signal landed while that run was still working (it must then be back to
+    planned with its attempt counted), False when the run finished in the
+    moment between looking and signalling (then it must simply be done)."""
+    d, path = setup("stop-%s-%d" % (sig.name, attempt), STOP_EXPERIMENT, epochs=EPOCHS * 4)
     db = os.path.join(d, "experiment.db")
     p = start(["sweep", path])
-    in_flight = wait_for(db, lambda r: any(x["status"] == "done" for x in r) and
-                         any(x["status"] == "running" for x in r))
-    c.check(in_flight, "%s: never saw a run in flight" % sig.name)
+    seen = wait_for(db, lambda r: any(x["status"] == "done" for x in r) and
+                    any(x["status"] == "running" for x in r))
+    c.check(seen is not None, "%s: never saw a run in flight" % sig.name)
     p.send_signal(sig)
     out, err = p.communicate(timeout=120)
     c.check(p.returncode == 130, "%s: exit %d, want 130: %s" % (sig.name, p.returncode, err[-500:]))
@@ -119,12 +126,32 @@ def stop_test(sig):
     c.check(not wait_gone(d), "%s: a run process outlived the sweep" % sig.name)
     r = runs(db)
     c.check(not any(x["status"] == "running" for x in r), "%s: a run left 'running'" % sig.name)
-    released = [x for x in r if x["status"] == "planned" and x["attempts"] == 1]
-    c.check(len(released) == 1, "%s: the stopped run should be back to planned with its attempt counted: %r" % (
-        sig.name, [(x["variant"], x["status"], x["attempts"]) for x in r]))
+    in_flight = [x["id"] for x in (seen or []) if x["status"] == "running"]
+    after = {x["id"]: x for x in r}
+    landed = False
+    for run_id in in_flight:
+        x = after[run_id]
+        landed = x["status"] == "planned"
+        c.check((x["status"] == "planned" and x["attempts"] == 1) or (x["status"] == "done" and x["attempts"] == 1),
+                "%s: the stopped run should be back to planned with its attempt counted (or done, if it finished "
+                "first): %r" % (sig.name, (x["variant"], x["status"], x["attempts"])))
+    others = [x for x in r if x["id"] not in in_flight and x["status"] != "done"]
+    c.check(all(x["status"] == "planned" and x["attempts"] == 0 for x in others),
+            "%s: a run was started after the signal: %r" % (sig.name, [(x["variant"], x["status"], x["attempts"])
+                                                                    for x in others]))
     rc, out, err = run(["sweep", path, "-q"], timeout=600)
     c.check(rc == 0 and all(x["status"] == "done" for x in runs(db)), "%s: resume after the stop: %d %s" % (
         sig.name, rc, err[-300:]))
+    return landed
+
+
+def stop_test(sig):
+    """Tries up to three times to land the signal inside a run, since a loaded
+    machine can finish the run between the look and the signal."""
+    for attempt in range(3):
+        if stop_once(sig, attempt):
+            return
+    c.check(False, "%s: three tries and the signal never landed inside a run; make the runs longer" % sig.name)
 
 
 kill_test(seed=int(os.environ.get("GT_TEST_SEED", "7")))

@@ -298,6 +298,10 @@ static void test_set_overrides(void)
     CHECK_EQ_STR(err.message, "--set knobs.x={n: : did not find expected node content (while parsing a flow node) "
                               "(character 5)");
     CHECK_EQ_INT(gt_config_set(cfg, "knobs.y=*alias", &err), GT_ERR_PARSE);
+    /* A key that is not UTF-8 could not be written into a run's JSON. */
+    CHECK_EQ_INT(gt_config_set(cfg, "da\xe1ta.x=1", &err), GT_ERR_INVALID);
+    CHECK_EQ_STR(err.message, "--set da...: not UTF-8 text (byte 2)");
+    CHECK(gt_config_get(cfg, "da\xe1ta") == NULL);
     /* A wrong value from --set is reported against the --set, not the file. */
     CHECK_EQ_INT(gt_config_set(cfg, "train.lr=abc", &err), GT_OK);
     double lr;
@@ -424,6 +428,34 @@ static void test_json_output_is_pretty_and_round_trips(void)
     free(text);
 }
 
+/* --set builds nesting one key segment at a time: the tree it leaves must
+ * still print as JSON that parses back (a run record embeds it). */
+static void test_set_stays_within_the_depth_bound(void)
+{
+    gt_config *cfg = yaml("train: {lr: 5.0e-4}\n");
+    if (!cfg)
+        return;
+    gt_error err = {0};
+    char key[4 * GT_CONFIG_MAX_DEPTH + 16] = "";
+    for (int i = 0; i < GT_CONFIG_MAX_DEPTH; i++) /* 64 segments: the scalar sits 64 levels down */
+        strcat(key, i ? ".k" : "k");
+    char assignment[sizeof key + 8];
+    snprintf(assignment, sizeof assignment, "%s=1", key);
+    CHECK_EQ_INT(gt_config_set(cfg, assignment, &err), GT_OK);
+    char *text = gt_json_print(gt_config_root(cfg));
+    cJSON *again = NULL;
+    CHECK(text && gt_json_parse(text, strlen(text), "printed", &again, &err) == GT_OK);
+    cJSON_Delete(again);
+    free(text);
+    snprintf(assignment, sizeof assignment, "%s.x=1", key); /* one level more */
+    CHECK_EQ_INT(gt_config_set(cfg, assignment, &err), GT_ERR_INVALID);
+    CHECK_CONTAINS(err.message, "nested more than 64 levels deep");
+    snprintf(assignment, sizeof assignment, "%s={a: 1}", key); /* or a mapping at the bottom */
+    CHECK_EQ_INT(gt_config_set(cfg, assignment, &err), GT_ERR_INVALID);
+    CHECK(gt_config_get(cfg, "k.k.k.k") != NULL && gt_config_get(cfg, "train.lr") != NULL);
+    gt_config_free(cfg);
+}
+
 int main(void)
 {
     RUN(test_scalars_follow_the_yaml_1_2_core_schema);
@@ -437,6 +469,7 @@ int main(void)
     RUN(test_typed_getters_name_file_line_and_key);
     RUN(test_unknown_keys_get_suggestions);
     RUN(test_set_overrides);
+    RUN(test_set_stays_within_the_depth_bound);
     RUN(test_paths_resolve_against_the_config_file);
     RUN(test_json_is_the_same_tree_and_bounded);
     RUN(test_file_size_bounds);

@@ -38,9 +38,9 @@ static void test_wordpiece_facts(void)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/tokenizer.json", fixture("tiny-bert"));
-    gt_tokenizer_facts f;
+    gt_hf_tokenizer_facts f;
     gt_error err = {0};
-    CHECK_EQ_INT(gt_tokenizer_facts_read(path, &f, &err), GT_OK);
+    CHECK_EQ_INT(gt_hf_tokenizer_facts_read(path, &f, &err), GT_OK);
     CHECK_EQ_STR(f.model, "WordPiece");
     CHECK_EQ_INT(f.vocab_size, 40);
     CHECK_EQ_INT(f.added_tokens, 5);
@@ -55,19 +55,19 @@ static void test_wordpiece_facts(void)
     CHECK_EQ_INT(f.padding, 0);
 }
 
-static gt_status facts_of(const char *json, gt_tokenizer_facts *f, gt_error *err)
+static gt_status facts_of(const char *json, gt_hf_tokenizer_facts *f, gt_error *err)
 {
     cJSON *root;
     gt_status status = gt_json_parse(json, strlen(json), "tokenizer.json", &root, err);
     if (status == GT_OK)
-        status = gt_tokenizer_facts_from_tree(root, "tokenizer.json", f, err);
+        status = gt_hf_tokenizer_facts_from_tree(root, "tokenizer.json", f, err);
     cJSON_Delete(root);
     return status;
 }
 
 static void test_types_inferred_and_pipelines_named(void)
 {
-    gt_tokenizer_facts f;
+    gt_hf_tokenizer_facts f;
     gt_error err = {0};
     /* Older files leave out model.type: a list vocab is Unigram. */
     CHECK_EQ_INT(facts_of("{\"model\": {\"unk_id\": 1, \"vocab\": [[\"<pad>\", 0], [\"<unk>\", 0], [\"a\", -1.5]]},"
@@ -91,11 +91,11 @@ static void test_types_inferred_and_pipelines_named(void)
 
 static void test_tokenizers_that_cannot_be_described(void)
 {
-    gt_tokenizer_facts f;
+    gt_hf_tokenizer_facts f;
     gt_error err = {0};
     char path[4200];
     snprintf(path, sizeof path, "%s/tokenizer.json", fixture("bad/unknown-model"));
-    CHECK_EQ_INT(gt_tokenizer_facts_read(path, &f, &err), GT_ERR_UNSUPPORTED);
+    CHECK_EQ_INT(gt_hf_tokenizer_facts_read(path, &f, &err), GT_ERR_UNSUPPORTED);
     CHECK(strstr(err.message, "unknown tokenizer model type \"SentencePieceMagic\"") != NULL);
     CHECK_EQ_INT(facts_of("{\"model\": {}}", &f, &err), GT_ERR_UNSUPPORTED);
     CHECK(strstr(err.message, "unknown tokenizer model type \"(none)\"") != NULL);

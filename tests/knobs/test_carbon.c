@@ -70,6 +70,12 @@ static void test_times_parse_like_python_timegm(void)
     CHECK(!forecast_parse_time("2023-02-29T00:00Z", &t));
     CHECK(!forecast_parse_time("2024-13-01T00:00Z", &t));
     CHECK(!forecast_parse_time("yesterday", &t));
+    /* Times must stay dates: no year past 9999 (they were formatted through a long). */
+    CHECK(forecast_parse_time("253402300799", &t) && t == 253402300799.0);
+    CHECK(!forecast_parse_time("253402300800", &t));
+    CHECK(!forecast_parse_time("405000000000000000000000000", &t));
+    CHECK(!forecast_parse_time("2024-05-01T00:30:00.5e300Z", &t));
+    CHECK(forecast_parse_time("2024-05-01T00:30:00.25Z", &t) && t == T0030 + 0.25);
     char text[32];
     forecast_format_time(T0030 + 4.5 * HOUR, text, sizeof text);
     CHECK_EQ_STR(text, "2024-05-01T05:00:00Z");

@@ -255,9 +255,9 @@ static void test_missing_trees_fail_with_one_line(void)
     CHECK_EQ_INT(knob_test_apply(&set, &err, SPECS("cpu_freq=powersave"), NULL), GT_ERR_UNSUPPORTED);
     CHECK(strstr(err.message, "cpu_freq: ") == err.message && strstr(err.message, "no cpufreq here") != NULL);
     gt_knob_set_free(&set);
+    /* the GPU path without a driver (ctest points GREENTUNE_NVML_LIB nowhere) */
     CHECK_EQ_INT(knob_test_apply(&set, &err, SPECS("power_cap={watts: 100, device: gpu}"), NULL), GT_ERR_UNSUPPORTED);
-    CHECK_EQ_STR(err.message,
-                 "power_cap: no GPU power limit support yet (NVML comes later); use device=cpu or pick another knob");
+    CHECK(strstr(err.message, "power_cap: cannot load ") == err.message && strstr(err.message, "use device=cpu"));
     gt_knob_set_free(&set);
 }
 

@@ -25,6 +25,8 @@ add_executable(nn_optimizer_driver ${area_dir}/optimizer_driver.c)
 target_link_libraries(nn_optimizer_driver PRIVATE greentune_static)
 set_property(TEST nn_test_optimizer_torch APPEND PROPERTY ENVIRONMENT
   "GREENTUNE_NN_OPTIMIZER_DRIVER=$<TARGET_FILE:nn_optimizer_driver>")
+set_property(TEST nn_test_adafactor_torch APPEND PROPERTY ENVIRONMENT
+  "GREENTUNE_NN_OPTIMIZER_DRIVER=$<TARGET_FILE:nn_optimizer_driver>")
 # --- end nn core -----------------------------------------------------------------
 # --- nn models (bert, modernbert) ------------------------------------------------
 # The model driver: runs a model on weights and inputs written by
@@ -34,3 +36,6 @@ target_link_libraries(nn_model_driver PRIVATE greentune_static)
 set_property(TEST nn_test_model_parity APPEND PROPERTY ENVIRONMENT
   "GREENTUNE_NN_MODEL_DRIVER=$<TARGET_FILE:nn_model_driver>")
 # --- end nn models ---------------------------------------------------------------
+# --- nn knobs (LoRA, pruning) against PyTorch, through the model driver -----------
+set_property(TEST nn_test_knob_parity APPEND PROPERTY ENVIRONMENT
+  "GREENTUNE_NN_MODEL_DRIVER=$<TARGET_FILE:nn_model_driver>")

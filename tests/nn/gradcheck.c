@@ -131,8 +131,8 @@ double gc_max_abs_diff(const float *a, const float *b, long n)
     double worst = 0.0;
     for (long i = 0; i < n; i++) {
         double d = fabs((double)a[i] - b[i]);
-        if (!(d <= worst))
-            worst = d; /* NaN sticks */
+        if (!(d <= worst) && worst == worst)
+            worst = d; /* NaN sticks: once worst is NaN, no later number replaces it */
     }
     return worst;
 }

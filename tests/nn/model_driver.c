@@ -3,6 +3,12 @@
  *
  *   nn_model_driver CONFIG.json WEIGHTS.safetensors INPUTS.safetensors OUT.safetensors
  *                   [--precision fp32|bf16] [--attention standard|fused] [--fused 0|1] [--lr X] [--wd X]
+ *                   [--lora RANK,ALPHA,TARGETS] [--frozen-int8 0|1] [--layer-map I,J,...]
+ *
+ * --lora builds the model with LoRA adapters (TARGETS: the GT_NN_LORA_* mask)
+ * and reads their A and B from WEIGHTS by name; only trainable tensors get
+ * "grad." and "param." outputs. --layer-map loads layer i of the (pruned)
+ * CONFIG from the file's layer map[i].
  *
  * INPUTS holds "ids" (I32 [B, T]), "valid" (I32 [B]) and "labels" (I32 [B]).
  * OUT gets "logits", "loss", "grad.<HF name>" for every tensor after one
@@ -61,7 +67,8 @@ static void put(out_file *o, const char *prefix, const char *name, const float *
     o->n++;
 }
 
-/* Every HF tensor of the model's parameters (grad = 0) or gradients (grad = 1). */
+/* Every trainable HF tensor of the model's parameters (grad = 0) or gradients
+ * (grad = 1), then the LoRA adapters'. */
 static void put_tensors(out_file *o, const gt_nn_model *m, const char *prefix, int grad)
 {
     model_hf_tensor list[2048];
@@ -69,10 +76,46 @@ static void put_tensors(out_file *o, const gt_nn_model *m, const char *prefix, i
     for (int i = 0; i < n; i++) {
         const param_tensor *t = &m->params.tensors[list[i].index];
         const float *base = grad ? params_grad(&m->params, list[i].index) : params_data(&m->params, list[i].index);
+        if (!t->trainable)
+            continue;
         size_t row = t->numel / (size_t)t->shape[0];
         put(o, prefix, list[i].name, base + (size_t)list[i].row0 * row, t->ndim, (uint64_t)list[i].rows,
             t->ndim == 2 ? (uint64_t)t->shape[1] : 0);
     }
+    for (int i = m->base_tensors; i < m->params.count; i++) {
+        const param_tensor *t = &m->params.tensors[i];
+        put(o, prefix, t->name, grad ? params_grad(&m->params, i) : params_data(&m->params, i), 2,
+            (uint64_t)t->shape[0], (uint64_t)t->shape[1]);
+    }
+}
+
+/* The adapters' A and B from the weights file, by name. */
+static void load_adapters(gt_nn_model *m, const char *path)
+{
+    gt_safetensors *st;
+    gt_error err = {0};
+    if (gt_safetensors_open(path, &st, &err) != GT_OK)
+        die(path, &err);
+    for (int i = m->base_tensors; i < m->params.count; i++) {
+        const param_tensor *t = &m->params.tensors[i];
+        const gt_tensor_info *f = gt_safetensors_find(st, t->name);
+        if (!f || f->numel != t->numel || gt_tensor_to_f32(params_data(&m->params, i), f, t->numel, &err) != GT_OK)
+            die(t->name, f ? &err : NULL);
+    }
+    gt_safetensors_close(st);
+    params_touch(&m->params);
+}
+
+/* "a,b,c" into at most cap ints; returns the count. */
+static int int_list(const char *text, int *out, int cap)
+{
+    int n = 0;
+    for (const char *p = text; *p && n < cap; p++) {
+        out[n++] = (int)strtol(p, (char **)&p, 10);
+        if (!*p)
+            break;
+    }
+    return n;
 }
 
 static void infer(out_file *o, gt_nn_model *m, gt_nn_precision p, const char *name, const int32_t *ids,
@@ -96,7 +139,8 @@ int main(int argc, char **argv)
     gt_nn_precision precision = GT_NN_FP32;
     gt_nn_attention attention = GT_NN_ATTN_STANDARD;
     double lr = 1e-3, wd = 0.01;
-    int fused = 0;
+    int fused = 0, frozen_int8 = 0, map[1024], n_map = 0;
+    gt_nn_lora lora = {0};
     gt_error err = {0};
     for (int i = 5; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--precision") && gt_nn_precision_parse(argv[i + 1], &precision, &err) != GT_OK)
@@ -109,6 +153,17 @@ int main(int argc, char **argv)
             lr = atof(argv[i + 1]);
         if (!strcmp(argv[i], "--wd"))
             wd = atof(argv[i + 1]);
+        if (!strcmp(argv[i], "--frozen-int8"))
+            frozen_int8 = atoi(argv[i + 1]);
+        if (!strcmp(argv[i], "--layer-map"))
+            n_map = int_list(argv[i + 1], map, 1024);
+        if (!strcmp(argv[i], "--lora")) {
+            int v[3] = {0};
+            double alpha = 0;
+            if (sscanf(argv[i + 1], "%d,%lf,%d", &v[0], &alpha, &v[2]) != 3)
+                die("--lora RANK,ALPHA,TARGETS", NULL);
+            lora = (gt_nn_lora){.rank = v[0], .alpha = (float)alpha, .targets = (unsigned)v[2]};
+        }
     }
 
     gt_config *json;
@@ -117,10 +172,15 @@ int main(int argc, char **argv)
         die(argv[1], &err);
     gt_config_free(json);
     gt_nn_model *m;
-    if (gt_nn_model_create(&cfg, 1, &m, &err) != GT_OK || gt_nn_model_load(m, argv[2], 1, NULL, &err) != GT_OK)
+    if (n_map && n_map != cfg.layers)
+        die("--layer-map: one source layer per layer of CONFIG", NULL);
+    if (gt_nn_model_create_lora(&cfg, &lora, 1, &m, &err) != GT_OK ||
+        gt_nn_model_load_layers(m, argv[2], n_map ? map : NULL, 1, NULL, &err) != GT_OK)
         die("model", &err);
+    if (lora.rank)
+        load_adapters(m, argv[2]);
     gt_nn_options opt = {.train_precision = precision, .infer_precision = GT_NN_FP32, .attention = attention,
-                         .fused = fused};
+                         .fused = fused, .frozen_int8 = frozen_int8};
     if (gt_nn_model_set_options(m, &opt, &err) != GT_OK)
         die("options", &err);
 

@@ -4,6 +4,7 @@
 #ifndef GREENTUNE_TESTS_NN_MODEL_TEST_UTIL_H
 #define GREENTUNE_TESTS_NN_MODEL_TEST_UTIL_H
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,17 @@ static inline void random_batch(int32_t *ids, int32_t *labels, const int32_t *va
         }
         labels[b] = (int)gc_uniform(&rng, 0.0f, (float)c->num_labels - 1e-3f);
     }
+}
+
+/* Cross-entropy of one row of L logits against label, in double. */
+static inline double row_cross_entropy(const float *s, int L, int label)
+{
+    double mx = s[0], sum = 0.0;
+    for (int j = 1; j < L; j++)
+        mx = s[j] > mx ? s[j] : mx;
+    for (int j = 0; j < L; j++)
+        sum += exp(s[j] - mx);
+    return mx + log(sum) - s[label];
 }
 
 #endif

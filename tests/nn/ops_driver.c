@@ -226,7 +226,7 @@ int main(int argc, char **argv)
     } else if (!strcmp(op, "attention") || !strcmp(op, "fused_attention")) {
         attention_shape s = {(int)size_arg(argc, argv, 3), (int)size_arg(argc, argv, 4),
                              (int)size_arg(argc, argv, 5), (int)size_arg(argc, argv, 6),
-                             (int)size_arg(argc, argv, 7), 0.0f};
+                             (int)size_arg(argc, argv, 7), 0.0f, 0};
         if (s.D == 0)
             fail("%s: D must be positive", op);
         s.scale = 1.0f / sqrtf((float)s.D);

@@ -1,15 +1,20 @@
 /* Runs greentune's optimizers on parameters and gradients from a file, for
  * tests/nn/test_optimizer_torch.py, which runs torch.optim on the same data.
  *
- *   optimizer_driver --opt adamw|adamw8bit|sgd --numel 12,5,7 --flags 0,2,1
+ *   optimizer_driver --opt adamw|adamw8bit|sgd|adafactor --numel 12,5x4,7 --flags 0,2,1
  *       [--lr X --beta1 X --beta2 X --eps X --wd X --momentum X --dampening X
  *        --nesterov 0|1 --schedule constant|linear|cosine --warmup N --total N
- *        --clip X --steps N] IN OUT
+ *        --clip X --steps N --threshold X
+ *        --eps2 X --clip-threshold X --decay-rate X --relative-step 0|1
+ *        --scale-parameter 0|1 --warmup-init 0|1 --qkv 0|1] IN OUT
  *
- * flags per tensor: 1 frozen, 2 no weight decay. IN: float32 initial values of
- * all tensors, then per step the gradients of the trainable tensors. OUT: per
- * step the learning rate used (float64), the gradient norm before clipping
- * (float64) and all tensors' values after the step (float32). */
+ * numel per tensor: n (1-D) or RxC (2-D, row-major). flags per tensor: 1
+ * frozen, 2 no weight decay. IN: float32 initial values of all tensors, then
+ * per step the gradients of the trainable tensors. OUT: per step the learning
+ * rate used (float64), the gradient norm before clipping (float64) and all
+ * tensors' values after the step (float32). --qkv 1 names the first tensor as
+ * BERT's packed query/key/value block (three tensors to Adafactor). stdout: "skipped S of N" (gradient
+ * entries under --threshold, of all updated) and "state_bytes B". */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,12 +23,19 @@
 
 #define MAX_TENSORS 16
 
-static int parse_list(const char *s, long *out)
+/* "12,5x4,7": out[i] the first size, cols[i] the second (0 for 1-D); cols may be NULL. */
+static int parse_list(const char *s, long *out, long *cols)
 {
     int n = 0;
     char *end;
     while (*s && n < MAX_TENSORS) {
-        out[n++] = strtol(s, &end, 10);
+        out[n] = strtol(s, &end, 10);
+        long c = 0;
+        if (*end == 'x' && cols)
+            c = strtol(end + 1, &end, 10);
+        if (cols)
+            cols[n] = c;
+        n++;
         if (*end != ',' && *end != '\0')
             return -1;
         s = *end ? end + 1 : end;
@@ -43,8 +55,8 @@ int main(int argc, char **argv)
     optimizer_kind kind = OPTIMIZER_ADAMW;
     optimizer_config cfg = optimizer_defaults(kind);
     int have_opt = 0;
-    long numel[MAX_TENSORS], flags[MAX_TENSORS] = {0};
-    int n_tensors = 0, n_flags = 0, steps = 1;
+    long numel[MAX_TENSORS], cols[MAX_TENSORS] = {0}, flags[MAX_TENSORS] = {0};
+    int n_tensors = 0, n_flags = 0, steps = 1, qkv = 0;
     double lr = 1e-3, clip = 0.0;
     long warmup = 0, total = 1;
     lr_schedule sched = LR_CONSTANT;
@@ -75,9 +87,9 @@ int main(int argc, char **argv)
         if (!strcmp(a, "--opt"))
             continue;
         else if (!strcmp(a, "--numel"))
-            n_tensors = parse_list(v, numel);
+            n_tensors = parse_list(v, numel, cols);
         else if (!strcmp(a, "--flags"))
-            n_flags = parse_list(v, flags);
+            n_flags = parse_list(v, flags, NULL);
         else if (!strcmp(a, "--lr"))
             lr = atof(v);
         else if (!strcmp(a, "--beta1"))
@@ -105,6 +117,22 @@ int main(int argc, char **argv)
             clip = atof(v);
         else if (!strcmp(a, "--steps"))
             steps = atoi(v);
+        else if (!strcmp(a, "--qkv"))
+            qkv = atoi(v);
+        else if (!strcmp(a, "--threshold"))
+            cfg.threshold = atof(v);
+        else if (!strcmp(a, "--eps2"))
+            cfg.eps2 = atof(v);
+        else if (!strcmp(a, "--clip-threshold"))
+            cfg.clip_threshold = atof(v);
+        else if (!strcmp(a, "--decay-rate"))
+            cfg.decay_rate = atof(v);
+        else if (!strcmp(a, "--relative-step"))
+            cfg.relative_step = atoi(v);
+        else if (!strcmp(a, "--scale-parameter"))
+            cfg.scale_parameter = atoi(v);
+        else if (!strcmp(a, "--warmup-init"))
+            cfg.warmup_init = atoi(v);
         else
             return die("unknown option");
     }
@@ -114,11 +142,16 @@ int main(int argc, char **argv)
     param_set ps;
     params_init(&ps);
     for (int t = 0; t < n_tensors; t++) {
-        char name[32];
-        snprintf(name, sizeof name, "t%d", t);
-        int64_t shape[1] = {numel[t]};
-        if (params_add(&ps, name, 1, shape, (int)flags[t], NULL, &err) != GT_OK)
+        char name[64];
+        if (t == 0 && qkv)
+            snprintf(name, sizeof name, "bert.encoder.layer.0.attention.self.qkv.weight");
+        else
+            snprintf(name, sizeof name, "t%d", t);
+        int64_t shape[2] = {numel[t], cols[t]};
+        if (params_add(&ps, name, cols[t] ? 2 : 1, shape, (int)flags[t], NULL, &err) != GT_OK)
             return die(err.message);
+        if (cols[t])
+            numel[t] *= cols[t];
     }
     optimizer opt;
     if (params_finalize(&ps, &err) != GT_OK || optimizer_init(&opt, &ps, &cfg, &err) != GT_OK)
@@ -148,6 +181,8 @@ int main(int argc, char **argv)
     fclose(in);
     if (fclose(out) != 0)
         return die("cannot write OUT");
+    printf("skipped %llu of %llu\nstate_bytes %zu\n", (unsigned long long)opt.skipped,
+           (unsigned long long)opt.considered, optimizer_state_bytes(&opt));
     optimizer_free(&opt);
     params_free(&ps);
     return 0;

@@ -87,7 +87,7 @@ static void test_fused_matches_straightforward_global(void)
 {
     int Ts[] = {2, 17, 64, 100, 129, 300};
     for (int i = 0; i < 6; i++) {
-        attention_shape s = {2, Ts[i], 2, 16, 0, 0.25f};
+        attention_shape s = {2, Ts[i], 2, 16, 0, 0.25f, 0};
         compare(s, NULL, 300 + i);
     }
 }
@@ -97,14 +97,14 @@ static void test_fused_matches_straightforward_head_sizes(void)
 {
     int Ds[] = {8, 20, 32, 64};
     for (int i = 0; i < 4; i++) {
-        attention_shape s = {1, 90, 2, Ds[i], 0, 1.0f / sqrtf((float)Ds[i])};
+        attention_shape s = {1, 90, 2, Ds[i], 0, 1.0f / sqrtf((float)Ds[i]), 0};
         compare(s, NULL, 310 + i);
     }
 }
 
 static void test_fused_matches_straightforward_padding(void)
 {
-    attention_shape s = {4, 130, 2, 16, 0, 0.25f};
+    attention_shape s = {4, 130, 2, 16, 0, 0.25f, 0};
     int32_t valid[4] = {130, 64, 65, 1};
     compare(s, valid, 320);
 }
@@ -114,7 +114,7 @@ static void test_fused_matches_straightforward_padding(void)
 static void test_fused_matches_straightforward_windows(void)
 {
     int32_t valid[3] = {200, 150, 7};
-    attention_shape s = {3, 200, 2, 16, 128, 0.25f};
+    attention_shape s = {3, 200, 2, 16, 128, 0.25f, 0};
     compare(s, valid, 330);
     s.window = 10;
     compare(s, valid, 331);
@@ -126,7 +126,7 @@ static void test_fused_matches_straightforward_windows(void)
  * Delta is a differently ordered sum), so they are bounded, not compared. */
 static void test_single_key_gradients_vanish(void)
 {
-    attention_shape s = {2, 1, 2, 16, 0, 0.25f};
+    attention_shape s = {2, 1, 2, 16, 0, 0.25f, 0};
     long n = (long)s.B * s.T * s.H * s.D, hd = (long)s.H * s.D;
     float *qkv, *dout;
     random_inputs(&qkv, &dout, n, 350);
@@ -153,7 +153,7 @@ static void test_single_key_gradients_vanish(void)
  * the fused lse is -inf. */
 static void test_fully_masked_rows_are_zero(void)
 {
-    attention_shape s = {2, 80, 1, 8, 4, 0.5f};
+    attention_shape s = {2, 80, 1, 8, 4, 0.5f, 0};
     int32_t valid[2] = {0, 3};
     long n = (long)s.B * s.T * s.D;
     float *qkv, *dout;

@@ -75,7 +75,7 @@ static void run_all(results *r, int threads)
     dropout_backward(keep(r, "dropout dx", N * F), mask, dy, N * F, 0.1f);
 
     for (int window = 0; window <= 20; window += 20) {
-        attention_shape s = {B, T, H, D, window, 0.2f};
+        attention_shape s = {B, T, H, D, window, 0.2f, 0};
         float *probs = gc_floats(N * H * T), *lse = gc_floats(N * H);
         float *sa = gc_floats(attention_scratch_floats(s)), *sf = gc_floats(fused_attention_scratch_floats(s));
         float *out = keep(r, "attention", N * C), *fout = keep(r, "fused attention", N * C);

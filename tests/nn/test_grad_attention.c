@@ -70,14 +70,14 @@ static void check_small(const char *what, attention_shape s, const int32_t *vali
 
 static void test_global_attention_gradient(void)
 {
-    attention_shape s = {2, 7, 2, 4, 0, 0.5f};
+    attention_shape s = {2, 7, 2, 4, 0, 0.5f, 0};
     check_small("global", s, NULL, 200);
 }
 
 /* Sequence 1 has 4 real tokens of 7: keys 4..6 are masked for every query. */
 static void test_padded_attention_gradient(void)
 {
-    attention_shape s = {2, 7, 2, 4, 0, 0.5f};
+    attention_shape s = {2, 7, 2, 4, 0, 0.5f, 0};
     int32_t valid[2] = {7, 4};
     check_small("padded", s, valid, 210);
 }
@@ -85,7 +85,7 @@ static void test_padded_attention_gradient(void)
 /* window 4: query i sees keys i-2..i+2, combined with padding. */
 static void test_sliding_window_attention_gradient(void)
 {
-    attention_shape s = {2, 9, 2, 4, 4, 0.5f};
+    attention_shape s = {2, 9, 2, 4, 4, 0.5f, 0};
     int32_t valid[2] = {9, 6};
     check_small("window", s, valid, 220);
 }
@@ -94,7 +94,7 @@ static void test_sliding_window_attention_gradient(void)
  * real token have no allowed key: zero output, zero gradient, no NaN. */
 static void test_fully_masked_rows_gradient(void)
 {
-    attention_shape s = {2, 7, 1, 4, 2, 0.5f};
+    attention_shape s = {2, 7, 1, 4, 2, 0.5f, 0};
     int32_t valid[2] = {0, 2};
     check_small("fully masked rows", s, valid, 230);
 }
@@ -108,10 +108,10 @@ static void test_multi_block_attention_gradient(void)
     gc_tolerance tol = gc_default_tolerance();
     tol.max_checks = 400;
     tol.h = 5e-2;
-    attention_shape local = {1, 75, 1, 20, 70, 1.0f / sqrtf(20.0f)};
+    attention_shape local = {1, 75, 1, 20, 70, 1.0f / sqrtf(20.0f), 0};
     int32_t valid_local[1] = {71};
     check_attention("multi-block window", local, valid_local, 2.0f, tol, 240);
-    attention_shape global = {1, 131, 1, 8, 0, 1.0f / sqrtf(8.0f)};
+    attention_shape global = {1, 131, 1, 8, 0, 1.0f / sqrtf(8.0f), 0};
     int32_t valid_global[1] = {130};
     check_attention("multi-block global", global, valid_global, 2.0f, tol, 250);
 }

@@ -1,7 +1,9 @@
 /* Model configuration: Hugging Face config.json -> gt_nn_config for both
  * architectures (values written here, checked field by field), back to
  * config.json and again, and clear errors for what the engine cannot build. */
+#include <cjson/cJSON.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "greentune/config.h"
@@ -136,10 +138,37 @@ static void test_model_config_modernbert_rope_parameters(void)
     CHECK_NEAR(c.global_theta, 80000.0, 0);
     CHECK_NEAR(c.local_theta, 5000.0, 0);
 
-    const char *odd = "{\"model_type\": \"modernbert\", \"num_hidden_layers\": 2, "
-                      "\"layer_types\": [\"sliding_attention\", \"full_attention\"]}";
+    const char *odd = "{\"model_type\": \"modernbert\", \"num_hidden_layers\": 4, "
+                      "\"layer_types\": [\"full_attention\", \"full_attention\", \"sliding_attention\", "
+                      "\"sliding_attention\"]}";
     CHECK(from_json(odd, &c, &err) == GT_ERR_UNSUPPORTED);
     CHECK_MSG(strstr(err.message, "layer_types") != NULL, "%s", err.message);
+}
+
+/* A model pruned from the bottom keeps each layer's kind: the every-3 pattern
+ * shifted, read as global_offset and written back as layer_types. */
+static void test_model_config_shifted_layer_types(void)
+{
+    const char *json = "{\"model_type\": \"modernbert\", \"num_hidden_layers\": 4, "
+                       "\"layer_types\": [\"sliding_attention\", \"full_attention\", \"sliding_attention\", "
+                       "\"sliding_attention\"]}";
+    gt_nn_config c;
+    gt_error err = {0};
+    CHECK_MSG(from_json(json, &c, &err) == GT_OK, "%s", err.message);
+    CHECK_EQ_INT(c.global_offset, 2);
+    const char *path = test_path("shifted.json");
+    CHECK(gt_nn_config_write_hf(&c, path, &err) == GT_OK);
+    char *text = test_read_file(path, NULL);
+    cJSON *root = cJSON_Parse(text);
+    const cJSON *types = cJSON_GetObjectItem(root, "layer_types");
+    CHECK(cJSON_GetArraySize(types) == 4);
+    for (int i = 0; i < 4 && cJSON_GetArraySize(types) == 4; i++)
+        CHECK_EQ_STR(cJSON_GetArrayItem(types, i)->valuestring, i == 1 ? "full_attention" : "sliding_attention");
+    cJSON_Delete(root);
+    free(text);
+    c.global_offset = 3;
+    CHECK(gt_nn_config_check(&c, &err) == GT_ERR_INVALID);
+    CHECK(strstr(err.message, "global_offset") != NULL);
 }
 
 /* What the engine cannot build is refused with the key named. */
@@ -250,6 +279,7 @@ int main(void)
     RUN(test_model_config_modernbert_keys);
     RUN(test_model_config_modernbert_defaults);
     RUN(test_model_config_modernbert_rope_parameters);
+    RUN(test_model_config_shifted_layer_types);
     RUN(test_model_config_refusals);
     RUN(test_model_config_bad_shapes);
     RUN(test_model_config_write_round_trip);

@@ -30,15 +30,8 @@ static double model_loss(void *ctx)
     }
     int L = c->m->cfg.num_labels;
     double total = 0.0;
-    for (int b = 0; b < B; b++) {
-        double mx = logits[b * L];
-        for (int j = 1; j < L; j++)
-            mx = fmax(mx, logits[b * L + j]);
-        double sum = 0.0;
-        for (int j = 0; j < L; j++)
-            sum += exp(logits[b * L + j] - mx);
-        total += mx + log(sum) - logits[b * L + c->labels[b]];
-    }
+    for (int b = 0; b < B; b++)
+        total += row_cross_entropy(logits + b * L, L, c->labels[b]);
     return total / B;
 }
 

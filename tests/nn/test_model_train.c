@@ -298,6 +298,31 @@ static void test_model_train_learns(void)
     }
 }
 
+/* The smallest shapes work: one sequence of one token, then a longer batch
+ * (the memory is laid out again), and back. */
+static void test_model_train_smallest_shapes(void)
+{
+    for (int arch = 0; arch < 2; arch++) {
+        gt_nn_config c = tiny_config((gt_nn_arch)arch);
+        c.pooling = arch ? GT_NN_POOL_MEAN : GT_NN_POOL_CLS;
+        gt_nn_model *m = tiny_model(&c, 1);
+        gt_error err = {0};
+        int32_t one[1] = {5}, label[1] = {2};
+        float loss = NAN, logits[3];
+        gt_nn_zero_grad(m);
+        CHECK_MSG(gt_nn_forward(m, one, NULL, label, 1, 1, logits, &loss, &err) == GT_OK, "%s", err.message);
+        CHECK(gt_nn_backward(m, 1.0f, &err) == GT_OK);
+        CHECK(isfinite(loss) && isfinite(logits[0]));
+        float again[3];
+        CHECK(gt_nn_infer(m, one, NULL, 1, 1, again, &err) == GT_OK);
+        CHECK_NEAR(scaled_diff(again, logits, 3), 0, 1e-6);
+        batch x = make_batch(&c, 2);
+        CHECK(train_step(m, &x, &loss) && isfinite(loss));
+        CHECK(gt_nn_infer(m, one, NULL, 1, 1, again, &err) == GT_OK && isfinite(again[0]));
+        gt_nn_model_free(m);
+    }
+}
+
 /* Each bad input is one clear error; the model stays usable afterwards. */
 static void test_model_train_bad_inputs(void)
 {
@@ -399,6 +424,7 @@ int main(void)
     RUN(test_model_train_activation_slope);
     RUN(test_model_train_dropout_residual);
     RUN(test_model_train_learns);
+    RUN(test_model_train_smallest_shapes);
     RUN(test_model_train_bad_inputs);
     RUN(test_model_train_absurd_shapes);
     RUN(test_model_train_flop_count);

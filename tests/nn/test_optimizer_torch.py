@@ -84,14 +84,19 @@ def run_torch(case, init, grads):
     return out
 
 
-def run_c(case, init, grads, tmp):
-    in_path, out_path = os.path.join(tmp, "in.bin"), os.path.join(tmp, "out.bin")
-    with open(in_path, "wb") as f:
+def write_driver_input(path, init, grads):
+    """The driver's IN file: every tensor's initial values, then each step's gradients, as float32."""
+    with open(path, "wb") as f:
         for v in init:
             f.write(np.asarray(v, dtype=np.float32).tobytes())
         for step in grads:
             for g in step:
                 f.write(np.asarray(g, dtype=np.float32).tobytes())
+
+
+def run_c(case, init, grads, tmp):
+    in_path, out_path = os.path.join(tmp, "in.bin"), os.path.join(tmp, "out.bin")
+    write_driver_input(in_path, init, grads)
     sizes = [len(v) for v in init]
     args = [DRIVER, "--opt", case["opt"], "--numel", ",".join(map(str, sizes)),
             "--flags", ",".join(map(str, case["flags"])), "--steps", str(case["steps"])]

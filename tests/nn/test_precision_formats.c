@@ -138,8 +138,12 @@ static void test_precision_names(void)
         CHECK_EQ_INT(gt_nn_precision_parse(gt_nn_precision_name((gt_nn_precision)i), &p, NULL), GT_OK);
         CHECK_EQ_INT(p, i);
     }
-    CHECK_EQ_INT(gt_nn_precision_parse("fp16", &p, &err), GT_ERR_INVALID);
-    CHECK(strstr(err.message, "fp16") && strstr(err.message, "bf16"));
+    CHECK_EQ_INT(gt_nn_precision_parse("fp8", &p, &err), GT_ERR_INVALID);
+    CHECK(strstr(err.message, "fp8") && strstr(err.message, "bf16"));
+    /* fp16 and tf32 are names of GPU precisions: known, refused on a CPU */
+    CHECK_EQ_INT(gt_nn_precision_parse("fp16", &p, &err), GT_OK);
+    CHECK_EQ_INT(gt_nn_check_precision(p, NULL, &err), GT_ERR_UNSUPPORTED);
+    CHECK(strstr(err.message, "GPU only") != NULL);
     CHECK_EQ_INT(gt_nn_set_threads(0, &err), GT_ERR_INVALID);
 }
 

@@ -130,7 +130,7 @@ static void test_rope_pairs_halves(void)
 /* window = 128: query i sees key j exactly when |i - j| <= 64 and j is real. */
 static void test_window_edge_is_half_window_inclusive(void)
 {
-    attention_shape s = {1, 200, 1, 4, 128, 0.5f};
+    attention_shape s = {1, 200, 1, 4, 128, 0.5f, 0};
     int32_t valid[1] = {180};
     float *qkv = gc_floats(3L * s.T * s.D), *out = gc_floats((long)s.T * s.D);
     float *probs = gc_floats((long)s.T * s.T), *scratch = gc_floats(attention_scratch_floats(s));

@@ -60,7 +60,7 @@ def data_problems(d, pipeline):
         ("unknown key", ["--set", "trian.epochs=1"], 2, ["trian", "did you mean \"train\""]),
         ("bad value", ["--set", "train.lr=fast"], 2, ["train.lr", "expected a number"]),
         ("unknown knob", ["--knob", "seq_trm=16"], 2, ["seq_trm", "did you mean \"seq_trim\""]),
-        ("pending knob", ["--knob", "seq_trim=16"], 2, ["seq_trim", "not built yet"]),
+        ("knob that cannot apply", ["--knob", "seq_trim=64"], 1, ["seq_trim", "is not below", "nothing to trim"]),
         ("bad knob value", ["--knob", "threads=zero"], 2, ["threads"]),
     ]
     for name, extra, code, words in cases:

@@ -22,6 +22,16 @@ def number(x):
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
+def check_forecast(r):
+    """The train stage reports its progress, so the energy result carries the
+    forecast made at 10 % of the steps and its error against the measurement."""
+    f = r.get("energy", {}).get("tasks", {}).get("train", {}).get("forecast")
+    if not c.check(isinstance(f, dict), "no tasks.train.forecast in %r" % r.get("energy", {}).get("tasks", {})):
+        return
+    c.check(0.1 <= f.get("fraction", 0) < 0.2, "forecast at %r, want the first report from 10 %%" % f.get("fraction"))
+    c.check(number(f.get("energy_error_pct")) and number(f.get("duration_error_pct")), "forecast errors %r" % f)
+
+
 def check_contract(r):
     for key in ["stages", "total", "meter", "estimated", "metrics", "knobs", "model", "other"]:
         c.check(key in r, "run record lacks %r" % key)
@@ -130,6 +140,10 @@ def main():
     r = json.load(open(os.path.join(d, "run.json")))
     predictions = [json.loads(line) for line in open(os.path.join(d, "predictions.jsonl"))]
     check_contract(r)
+    check_forecast(r)
+    # the progress line shows the train stage's forecast once there is one (the last line: the run's end)
+    shown = [line for line in se.splitlines() if line.startswith("train: ") and "train ~ " in line]
+    c.check(shown and shown[-1].rstrip().endswith("J estimated"), "no forecast in the train progress: %r" % se[-800:])
     check_sums(r)
     check_metrics(r, predictions)
     check_checkpoint(d, out, r, predictions)

@@ -105,7 +105,8 @@ static void test_mistakes_are_one_line_each(void)
                  "tokenizer.vocab_size: is for training a tokenizer");
     expect_error("data: {path: d, labels: {ham: zero}}\n", NULL, 0, "data.labels.ham: expected a class number");
     expect_error("data: {path: d}\nsystem: {meter: joulemeter}\n", NULL, 0, "system.meter");
-    expect_error("data: {path: d}\ntrain: {optimizer: adam}\n", NULL, 0, "\"adam\" is not one of: adamw, adamw8bit, sgd");
+    expect_error("data: {path: d}\ntrain: {optimizer: adam}\n", NULL, 0,
+                 "\"adam\" is not one of: adamw, adamw8bit, sgd, adafactor");
     expect_error("data: {path: d}\nknobs: [seq_trim]\n", NULL, 0, "knobs: expected a mapping");
     const char *bad_set[] = {"train.epochs=-1"};
     expect_error("data: {path: d}\n", bad_set, 1, "--set train.epochs=-1");

@@ -47,6 +47,13 @@ static void test_read_errors_say_what_is_wrong(void)
     CHECK(strstr(err.message, "garbage: expected a number, found \"12ab\"") != NULL);
     test_write_file(test_path("negative"), "-1\n", 3);
     CHECK_EQ_INT(gt_sysfs_read_u64(test_path("negative"), &v, &err), GT_ERR_PARSE);
+    /* strtoull skips the blank and wraps the negative: 2^64 - 5, not an error. */
+    test_write_file(test_path("blank-negative"), " -5\n", 4);
+    CHECK_EQ_INT(gt_sysfs_read_u64(test_path("blank-negative"), &v, &err), GT_ERR_PARSE);
+    CHECK(strstr(err.message, "expected a number, found \" -5\"") != NULL);
+    test_write_file(test_path("nul"), "184\0junk\n", 9);
+    CHECK_EQ_INT(gt_sysfs_read_u64(test_path("nul"), &v, &err), GT_ERR_PARSE);
+    CHECK(strstr(err.message, "holds a NUL byte") != NULL);
     test_write_file(test_path("long"), "0123456789abcdef", 16);
     CHECK_EQ_INT(gt_sysfs_read_string(test_path("long"), text, sizeof text, &err), GT_ERR_PARSE);
     CHECK(strstr(err.message, "longer than 7 bytes") != NULL);
