@@ -8,13 +8,14 @@ exists but the build lacks MPI are failures, not skips."""
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pipeline"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "experiment"))
 from pipeline_util import BIN, SANITIZE, Checks, texts, workdir, write_jsonl  # noqa: E402,F401
+from sweeplib import rows  # noqa: E402,F401
 
 HAVE_MPI = os.environ.get("GREENTUNE_HAVE_MPI", "0") == "1"
 MPIEXEC = os.environ.get("GREENTUNE_MPIEXEC") or shutil.which("mpirun") or "mpirun"
@@ -96,15 +97,6 @@ def finish(job, timeout, checks, what):
 def load(path):
     with open(path) as f:
         return json.load(f)
-
-
-def rows(db, sql, args=()):
-    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=30)
-    con.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in con.execute(sql, args)]
-    finally:
-        con.close()
 
 
 def wait_for(predicate, timeout):
