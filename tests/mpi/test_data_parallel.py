@@ -7,7 +7,8 @@ communication as the task train/allreduce inside train.
 
 The reference is the same run in one process: `train.data_parallel: true`
 without mpirun (one rank: same per-step bookkeeping, no MPI), itself checked
-to be exactly the plain single-process run."""
+to be exactly the plain single-process run. The same holds with the knobs
+that change what a training step is (grad_accum, dynamic_batch)."""
 import glob
 import json
 import os
@@ -143,6 +144,30 @@ c.check(comm["task"] == "train/allreduce" and 0 < comm["duration_s"] <= two["sta
         0 <= comm["energy_j"] <= two["stages"]["train"]["energy_j"], "communication %r" % comm)
 c.check(p2["allreduce"]["gradient_floats"] > 0 and p2["allreduce"]["buckets"] == 1 and
         p2["allreduce"]["calls"] == steps, "allreduce %r" % p2["allreduce"])
+
+# The train stage's knobs that change what a step is: two micro-batches per
+# step (grad_accum) and a batch that grows from 4 to 16 rows (dynamic_batch).
+# Two ranks take the same steps as one process, micro-batch by micro-batch.
+for knob in ("grad_accum=2", "dynamic_batch={start: 4, max: 16, growth: 2, every: 3}"):
+    args = ["run", "pipeline.yaml", "-q", "--set", "train.epochs=3", "--knob", knob]
+    rc1, _, err1 = alone(args + ["--set", "train.data_parallel=true", "--json", "k1.json"], d, env=env)
+    rc2, _, err2 = mpirun(2, args + ["--json", "k2.json"], d, env=env)
+    c.check(rc1 == 0 and rc2 == 0, "%s: exit %d and %d: %s %s" % (knob, rc1, rc2, err1[-400:], err2[-400:]))
+    if rc1 or rc2:
+        continue
+    k1, k2 = load(os.path.join(d, "k1.json")), load(os.path.join(d, "k2.json"))
+    l1, l2 = k1["parallel"]["losses"], k2["parallel"]["losses"]
+    enough = len(l1) > k1["train"]["steps"] if knob.startswith("grad") else len(l1) > 0
+    c.check(len(l1) == len(l2) and enough, "%s: %d and %d micro-batch losses over %d steps" % (
+        knob, len(l1), len(l2), k1["train"]["steps"]))
+    c.check(all(close(a, b, 2e-5, 2e-6) for a, b in zip(l1, l2)), "%s: losses %r vs %r" % (knob, l1[:6], l2[:6]))
+    c.check(k1["train"]["batch_schedule"] == k2["train"]["batch_schedule"] and
+            k1["metrics"]["confusion"] == k2["metrics"]["confusion"], "%s: schedule %r vs %r, confusion %r vs %r" % (
+                knob, k1["train"]["batch_schedule"], k2["train"]["batch_schedule"], k1["metrics"]["confusion"],
+                k2["metrics"]["confusion"]))
+    if knob.startswith("dynamic"):
+        c.check([row[1] for row in k2["train"]["batch_schedule"]] == [4, 8, 16], "dynamic_batch: schedule %r" % (
+            k2["train"]["batch_schedule"]))
 
 # Two nodes (played by the two ranks), each with its own meter: a host file
 # reporting 10 W on one and 30 W on the other. Each node's energy is its power
