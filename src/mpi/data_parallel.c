@@ -33,6 +33,7 @@ typedef struct {
     gt_energy_window tasks[DP_TASKS], process_tasks[DP_TASKS];
     double allreduce_s;
     long allreduce_calls;
+    double matmul_flops[GT_NN_PRECISIONS]; /* of its shards' forward and backward passes */
 } rank_energy;
 
 struct pl_dp {
@@ -316,7 +317,7 @@ static const gt_task_result *find_task(const gt_energy_result *e, const char *na
     return NULL;
 }
 
-gt_status pl_dp_gather_energy(pl_dp *dp, const gt_energy_result *energy, gt_error *err)
+gt_status pl_dp_gather_energy(pl_dp *dp, const gt_energy_result *energy, const double *matmul_flops, gt_error *err)
 {
     if (!dp)
         return GT_OK;
@@ -338,6 +339,7 @@ gt_status pl_dp_gather_energy(pl_dp *dp, const gt_energy_result *energy, gt_erro
     }
     mine.allreduce_s = dp->allreduce_s;
     mine.allreduce_calls = dp->allreduce_calls;
+    memcpy(mine.matmul_flops, matmul_flops, sizeof mine.matmul_flops);
     if (dp->rank == 0 && !(dp->energy = calloc((size_t)dp->size, sizeof *dp->energy)))
         return gt_error_set(err, GT_ERR_NOMEM, "run: out of memory");
     if (gather_bytes(dp, &mine, dp->energy, (int)sizeof mine) != 0)
@@ -455,6 +457,20 @@ static cJSON *parallel_json(const pl_dp *dp, const rank_energy *leaders[], int n
     return o;
 }
 
+/* Each rank computed its shards only: the job's training FLOPs are the sum. */
+static void sum_flops(const pl_dp *dp, cJSON *record)
+{
+    cJSON *flops = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(record, "train"), "matmul_flops");
+    if (!cJSON_IsObject(flops))
+        return;
+    for (int k = 0; k < GT_NN_PRECISIONS; k++) {
+        double sum = 0;
+        for (int r = 0; r < dp->size; r++)
+            sum += dp->energy[r].matmul_flops[k];
+        replace(flops, gt_nn_precision_name((gt_nn_precision)k), cJSON_CreateNumber(sum));
+    }
+}
+
 void pl_dp_record(const pl_dp *dp, cJSON *record)
 {
     if (!dp || dp->rank != 0 || !dp->energy || !record)
@@ -502,5 +518,6 @@ void pl_dp_record(const pl_dp *dp, cJSON *record)
     replace(record, "meter", cJSON_CreateString(meter));
     replace(record, "estimated", cJSON_CreateBool(estimated));
     replace(record, "parallel", parallel_json(dp, leaders, nodes, &stages[DP_ALLREDUCE]));
+    sum_flops(dp, record);
     free(leaders);
 }

@@ -84,12 +84,14 @@ gt_status pl_dp_gather_logits(pl_dp *dp, float *logits, size_t n, gt_error *err)
 /* --- the record ------------------------------------------------------------------------ */
 
 /* Collective, once the stages ran on every rank: rank 0 gathers every rank's
- * measurement (node, meter, stage windows, process share). */
-gt_status pl_dp_gather_energy(pl_dp *dp, const gt_energy_result *energy, gt_error *err);
+ * measurement (node, meter, stage windows, process share) and the matmul
+ * FLOPs its shards took in training (GT_NN_PRECISIONS of them). */
+gt_status pl_dp_gather_energy(pl_dp *dp, const gt_energy_result *energy, const double *matmul_flops, gt_error *err);
 /* Rank 0's record becomes the job's: stages, other and total summed over
  * nodes (one measurement per node: its lowest rank's, as a node's meters see
- * all of it), meter and estimated over all of them, and "parallel" with
- * every node, every rank, the communication and the per-step losses. */
+ * all of it), meter and estimated over all of them, train.matmul_flops summed
+ * over ranks, and "parallel" with every node, every rank, the communication
+ * and the per-step losses. */
 void pl_dp_record(const pl_dp *dp, cJSON *record);
 
 #endif

@@ -199,7 +199,7 @@ static gt_status measured_stages(gt_pipeline_ctx *p, gt_energy_result *energy, g
         return st;
     }
     st = pl_dp_agree(p->dp, "measure", gt_measurement_finish(m, energy, err), err);
-    return st == GT_OK ? pl_dp_gather_energy(p->dp, energy, err) : st;
+    return st == GT_OK ? pl_dp_gather_energy(p->dp, energy, p->trained.matmul_flops, err) : st;
 }
 
 static gt_status write_predictions(const gt_pipeline_ctx *p, const char *path, gt_error *err)

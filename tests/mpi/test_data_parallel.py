@@ -86,6 +86,9 @@ c.check(close(one["train"]["last_grad_norm"], two["train"]["last_grad_norm"], 1e
                                                      two["train"]["last_grad_norm"]))
 c.check(two["metrics"]["confusion"] == one["metrics"]["confusion"],
         "test confusion %r vs %r" % (two["metrics"]["confusion"], one["metrics"]["confusion"]))
+# Each rank multiplies its shard's rows only; the record counts the job's.
+c.check(two["train"]["matmul_flops"] == one["train"]["matmul_flops"] and one["train"]["matmul_flops"]["fp32"] > 0,
+        "training FLOPs %r vs one process's %r" % (two["train"]["matmul_flops"], one["train"]["matmul_flops"]))
 for e1, e2 in zip(one["train"]["epochs"], two["train"]["epochs"]):
     c.check(close(e1["val_loss"], e2["val_loss"], 1e-4, 1e-6), "validation loss (sharded inference) %r vs %r" % (
         e1["val_loss"], e2["val_loss"]))
