@@ -187,7 +187,10 @@ int gt_unicode_nfd(gt_cpbuf *out, const uint32_t *in, size_t n)
     for (size_t i = 0; i < n; i++)
         if (decompose(out, in[i]) != 0)
             return -1;
-    canonical_order(out->v + start, out->n - start);
+    /* an empty text leaves out->v NULL, and NULL + 0 is undefined in C (found
+     * by fuzz_tokenizer_json under UBSan) */
+    if (out->n > start)
+        canonical_order(out->v + start, out->n - start);
     return 0;
 }
 
