@@ -74,6 +74,14 @@ int cli_stderr_is_tty(void)
     return isatty(STDERR_FILENO);
 }
 
+int cli_display_width(const char *text)
+{
+    int n = 0;
+    for (; *text; text++)
+        n += ((unsigned char)*text & 0xC0) != 0x80;
+    return n;
+}
+
 /* The directory that will hold path must exist and be writable, checked before
  * a long command runs rather than after. */
 int cli_check_output(const char *option, const char *path)

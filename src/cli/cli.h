@@ -35,6 +35,10 @@ int cli_make_dirs(const char *dir);
 /* True when stderr is a terminal (progress bars redraw in place then). */
 int cli_stderr_is_tty(void);
 
+/* Columns text takes on screen: UTF-8 continuation bytes (10xxxxxx) take none,
+ * so "±", "†" and "Δ" count one each (tables pad by it, not by bytes). */
+int cli_display_width(const char *text);
+
 /* Puts back machine state (power limits, cpufreq) that a greentune killed with
  * kill -9 left changed, saying so in one line; runs before every command. */
 void cli_recover_machine_state(void);

@@ -73,18 +73,9 @@ static const char *conflict_summary(const gt_knob_def *def, char *buf, size_t si
     return used ? buf : "-";
 }
 
-/* Characters on screen: UTF-8 continuation bytes (10xxxxxx) take no column. */
-static int display_width(const char *s)
-{
-    int n = 0;
-    for (; *s; s++)
-        n += ((unsigned char)*s & 0xC0) != 0x80;
-    return n;
-}
-
 static void print_cell(const char *text, int width)
 {
-    printf("%s%*s", text, width - display_width(text) + 2, "");
+    printf("%s%*s", text, width - cli_display_width(text) + 2, "");
 }
 
 static void print_table(void)
@@ -94,7 +85,7 @@ static void print_table(void)
     char cells[COLUMNS][64], params[512];
     int width[COLUMNS];
     for (int c = 0; c < COLUMNS; c++)
-        width[c] = display_width(header[c]);
+        width[c] = cli_display_width(header[c]);
     /* Two passes: measure every cell, then print padded to the widest. */
     for (int pass = 0; pass < 2; pass++) {
         if (pass) {
@@ -111,8 +102,8 @@ static void print_table(void)
             for (int c = 0; c < COLUMNS; c++) {
                 if (pass)
                     print_cell(cells[c], width[c]);
-                else if (display_width(cells[c]) > width[c])
-                    width[c] = display_width(cells[c]);
+                else if (cli_display_width(cells[c]) > width[c])
+                    width[c] = cli_display_width(cells[c]);
             }
             if (pass)
                 puts(param_summary(def, 0, params, sizeof params));

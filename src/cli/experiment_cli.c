@@ -148,13 +148,10 @@ static const char *delta_text(const gt_delta *d, char *buf, size_t size)
     return buf;
 }
 
-/* text left-aligned in width columns: printf pads by bytes, and "±", "†" and
- * "Δ" take two or three bytes for one column. */
+/* text left-aligned in width columns (printf pads by bytes, not characters) */
 static void print_cell(FILE *out, const char *text, int width)
 {
-    int columns = 0;
-    for (const unsigned char *c = (const unsigned char *)text; *c; c++)
-        columns += (*c & 0xC0) != 0x80; /* count the first byte of each character */
+    int columns = cli_display_width(text);
     fprintf(out, "%s%*s ", text, width > columns ? width - columns : 0, "");
 }
 
